@@ -1,0 +1,33 @@
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs';
+import { conv2dBackpropFilterConfig } from './conv2dBackpropFilter.js';
+import { conv2dBackpropInputConfig } from './conv2dBackpropInput.js';
+import { depthwiseBackpropFilterConfig } from './depthwiseBackpropFilter.js';
+import { depthwiseBackpropInputConfig } from './depthwiseBackpropInput.js';
+
+/**
+ * fastvision's gradient kernels for tfjs-backend-wasm. Stock wasm has no
+ * backprop-filter kernels at all (so no conv net can train) and a scalar-loop
+ * Conv2DBackpropInput; each of these is built from XNNPACK forward kernels.
+ */
+export const wasmKernelConfigs: readonly KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+];
+
+/** Registers the kernels, replacing stock ones of the same name. Idempotent. */
+export function registerWasmKernels(): void {
+  for (const config of wasmKernelConfigs) {
+    const current = getKernel(config.kernelName, config.backendName);
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    // Unregistering first keeps tfjs from warning that the name is taken.
+    if (current != null) unregisterKernel(config.kernelName, config.backendName);
+    registerKernel(config);
+  }
+}
+
+/** True when every fastvision wasm kernel is the one tfjs will run. */
+export function wasmKernelsRegistered(): boolean {
+  return wasmKernelConfigs.every((c) => getKernel(c.kernelName, c.backendName)?.kernelFunc === c.kernelFunc);
+}
