@@ -1,14 +1,15 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
-  format: ['esm', 'cjs'],
-  target: 'node20',
-  platform: 'node',
-  dts: { entry: { index: 'src/index.ts' } },
-  sourcemap: true,
-  clean: true,
-  // CJS output gets a working import.meta.url (used to resolve optional backends).
-  shims: true,
-  splitting: false,
-});
+const common = { target: 'node20', platform: 'node', sourcemap: true, splitting: false } as const;
+
+export default defineConfig([
+  {
+    ...common,
+    entry: { index: 'src/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    // The CJS build gets a working import.meta.url (used to resolve optional backends).
+    shims: true,
+  },
+  { ...common, entry: { cli: 'src/cli.ts' }, format: ['esm'] },
+]);

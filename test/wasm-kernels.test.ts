@@ -50,7 +50,7 @@ function grads(c: Case): { dx: Float32Array; dw: Float32Array } {
       c.op === 'conv2d' ? tf.conv2d(a, b, c.stride, c.pad) : tf.depthwiseConv2d(a, b, c.stride, c.pad);
     const outShape = conv(x, w).shape;
     const r = tf.tensor(randomArray(outShape.reduce((a, b) => a * b), `r ${c.name}`), outShape);
-    const [dx, dw] = tf.grads((a: tf.Tensor4D, b: tf.Tensor4D) => tf.sum(tf.mul(conv(a, b), r)))([x, w]);
+    const [dx, dw] = tf.grads((a, b) => tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r)))([x, w]);
     return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
   });
 }

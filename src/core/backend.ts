@@ -168,9 +168,12 @@ async function start(name: BackendName, reason: string): Promise<BackendInfo> {
     for (const l of process.listeners(e as 'exit')) if (!before[i]!.includes(l)) process.removeListener(e, l);
   });
   if (name === 'wasm') registerWasmKernels();
-  if (name === 'cpu' && !warnedCpu) {
+  if (name === 'cpu') {
+    // Our warning replaces the cpu backend's own first-use banner, which says less.
+    const cpu = tf.backend() as { firstUse?: boolean };
+    if (cpu.firstUse) cpu.firstUse = false;
+    if (!warnedCpu) console.warn(cpuBackendWarning);
     warnedCpu = true;
-    console.warn(cpuBackendWarning);
   }
   current = {
     name,

@@ -16,15 +16,21 @@ export const wasmKernelConfigs: readonly KernelConfig[] = [
   depthwiseBackpropInputConfig,
 ];
 
-/** Registers the kernels, replacing stock ones of the same name. Idempotent. */
-export function registerWasmKernels(): void {
+/**
+ * Registers the kernels, replacing stock ones of the same name. Idempotent: returns
+ * how many it registered (0 when they already were).
+ */
+export function registerWasmKernels(): number {
+  let registered = 0;
   for (const config of wasmKernelConfigs) {
     const current = getKernel(config.kernelName, config.backendName);
     if (current?.kernelFunc === config.kernelFunc) continue;
     // Unregistering first keeps tfjs from warning that the name is taken.
     if (current != null) unregisterKernel(config.kernelName, config.backendName);
     registerKernel(config);
+    registered++;
   }
+  return registered;
 }
 
 /** True when every fastvision wasm kernel is the one tfjs will run. */
