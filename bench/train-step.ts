@@ -154,7 +154,7 @@ async function main() {
     const ref = torchRows.find((t) => t.net === r.net && t.task === r.task);
     const ratio = ref && r.backend !== 'pytorch' ? (ref.seconds / r.seconds).toFixed(2) : '';
     console.log(
-      `| ${r.net} | ${r.task} | ${r.backend} | ${ips(r.seconds).toFixed(2)} | ${r.seconds.toFixed(3)} | ${ref ? ips(ref.seconds).toFixed(2) : ''} | ${ratio} |`,
+      `| ${r.net} | ${r.task} | ${r.backend} | ${ips(r.seconds).toFixed(2)} | ${r.seconds.toFixed(3)} | ${ref && r.backend !== 'pytorch' ? ips(ref.seconds).toFixed(2) : ''} | ${ratio} |`,
     );
   }
   console.log(`\n${notes.map((n) => `- ${n}`).join('\n')}`);

@@ -5,5 +5,5 @@
  * @packageDocumentation
  */
 export { initBackend, backendInfo, backendSpecs } from './core/backend.js';
-export type { BackendInfo, BackendName, InitBackendOptions } from './core/backend.js';
+export type { BackendInfo, BackendName, BackendSpec, InitBackendOptions } from './core/backend.js';
 export { version } from './version.js';

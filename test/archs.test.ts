@@ -8,7 +8,7 @@ beforeAll(async () => {
   await initBackend({ backend: 'wasm' });
 });
 
-const trainableParams = (m: tf.LayersModel) => m.trainableWeights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+const trainableParams = (m: tf.LayersModel) => m.trainableWeights.reduce((n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
 
 // torchvision's sum(p.numel() for p in model.parameters()), 1000-class heads.
 it.each([

@@ -33,7 +33,9 @@ export interface InitBackendOptions {
   backend?: BackendName;
 }
 
-interface BackendSpec {
+/** One row of {@link backendSpecs}: the npm package behind a backend and the name it registers with tfjs. */
+export interface BackendSpec {
+  /** The npm package to install. */
   package: string;
   /** The name the package registers with tfjs. */
   tfjsName: string;
