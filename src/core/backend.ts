@@ -87,7 +87,8 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   }
   if (pending && pendingKey === key) return pending;
   pendingKey = key;
-  pending = (forced ? startForced(forced) : startBest()).finally(() => {
+  const why = opts.backend ? 'forced by the backend option' : 'forced by FASTVISION_BACKEND';
+  pending = (forced ? startForced(forced, why) : startBest()).finally(() => {
     pending = undefined;
     pendingKey = undefined;
   });
@@ -112,7 +113,7 @@ function parseBackendEnv(value: string | undefined): BackendName | undefined {
   throw new Error(`fastvision: FASTVISION_BACKEND='${value}' is not a backend; expected one of ${backendOrder.join(', ')}`);
 }
 
-async function startForced(name: BackendName): Promise<BackendInfo> {
+async function startForced(name: BackendName, reason: string): Promise<BackendInfo> {
   if (!(backendOrder as string[]).includes(name)) {
     throw new Error(`fastvision: backend '${String(name)}' is not a backend; expected one of ${backendOrder.join(', ')}`);
   }
@@ -123,7 +124,7 @@ async function startForced(name: BackendName): Promise<BackendInfo> {
     );
   }
   try {
-    return await start(name, `forced by ${process.env.FASTVISION_BACKEND ? 'FASTVISION_BACKEND' : 'the backend option'}`);
+    return await start(name, reason);
   } catch (err) {
     throw new Error(`fastvision: backend '${name}' (${spec.package}) is installed but failed to start: ${message(err)}`, {
       cause: err,
