@@ -1,0 +1,141 @@
+import * as tf from '@tensorflow/tfjs';
+import { limiter } from './concurrency.js';
+import type { ImageDataset } from './dataset.js';
+import { normalizePixels, type NormStats } from './normalize.js';
+import { permutation, rng } from './splitters.js';
+
+/** One batch. The caller owns both tensors and must dispose them (or run inside `tf.tidy`). */
+export interface Batch {
+  /** float32 `[bs, height, width, 3]`, normalised. */
+  x: tf.Tensor4D;
+  /** int32 class indices `[bs]`, or float32 multi-hot `[bs, c]` for multi-label data. */
+  y: tf.Tensor;
+  /** Dataset indices of the items in this batch (bad images skipped are not among them). */
+  indices: number[];
+}
+
+/** How a DataLoader batches, orders and prefetches. */
+export interface DataLoaderOptions {
+  bs: number;
+  shuffle: boolean;
+  dropLast: boolean;
+  /** Batches decoded ahead of the one being trained on. Default 2. */
+  prefetch?: number;
+  /** Images decoded at once, across all prefetched batches. Default 4. */
+  concurrency?: number;
+  /** Seeds the shuffling, so epochs come in the same order every run. */
+  seed?: number | string | undefined;
+  /** Read at each batch, so a learner can add ImageNet stats later (fastai's `Normalize`). */
+  normalize: () => NormStats | undefined;
+}
+
+interface RawBatch {
+  pixels: Uint8Array;
+  indices: number[];
+}
+
+/**
+ * Batches of one split (fastai's `TfmdDL`): async-iterable, one pass per epoch.
+ * Decoding runs ahead of the consumer with bounded concurrency.
+ *
+ * @example
+ * ```ts
+ * for await (const { x, y } of dls.train) {
+ *   // ... train on x, y ...
+ *   tf.dispose([x, y]);
+ * }
+ * ```
+ */
+export class DataLoader implements AsyncIterable<Batch> {
+  readonly bs: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  private readonly prefetch: number;
+  private readonly concurrency: number;
+  private readonly random: () => number;
+
+  constructor(
+    readonly dataset: ImageDataset,
+    /** Dataset indices of this split's items. */
+    readonly indices: readonly number[],
+    private readonly opts: DataLoaderOptions,
+  ) {
+    if (!(Number.isInteger(opts.bs) && opts.bs >= 1)) throw new Error(`fastvision: bs must be a whole number ≥ 1, got ${String(opts.bs)}`);
+    this.bs = opts.bs;
+    this.shuffle = opts.shuffle;
+    this.dropLast = opts.dropLast;
+    this.prefetch = opts.prefetch ?? 2;
+    this.concurrency = opts.concurrency ?? 4;
+    this.random = rng(opts.seed);
+  }
+
+  /** Items in this split (bad images found so far with `onBadImage: 'skip'` not counted). */
+  get n(): number {
+    return this.indices.filter((i) => !this.dataset.isBad(i)).length;
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    return this.dropLast ? Math.floor(this.n / this.bs) : Math.ceil(this.n / this.bs);
+  }
+
+  /** The same items with other batching options (e.g. another `bs`). */
+  with(opts: Partial<DataLoaderOptions>, dataset = this.dataset): DataLoader {
+    return new DataLoader(dataset, this.indices, { ...this.opts, ...opts });
+  }
+
+  /** The first batch of a fresh pass, as fastai's `one_batch()`. The caller disposes it. */
+  async oneBatch(): Promise<Batch> {
+    for await (const b of this) return b;
+    throw new Error('fastvision: this DataLoader has no batches (too few items for bs with dropLast?)');
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+    const live = this.indices.filter((i) => !this.dataset.isBad(i));
+    const order = this.shuffle ? permutation(live.length, this.random).map((k) => live[k]!) : live;
+    const batches: number[][] = [];
+    for (let s = 0; s < order.length; s += this.bs) batches.push(order.slice(s, s + this.bs));
+    if (this.dropLast && batches.length && batches.at(-1)!.length < this.bs) batches.pop();
+
+    const limit = limiter(this.concurrency);
+    const queue: Promise<RawBatch>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (queue.length <= this.prefetch && next < batches.length) {
+        const p = this.loadRaw(batches[next++]!, limit);
+        p.catch(() => {}); // awaited in turn below; this only stops an early "unhandled" report
+        queue.push(p);
+      }
+    };
+    try {
+      fill();
+      while (queue.length) {
+        const raw = await queue.shift()!;
+        fill();
+        if (raw.indices.length) yield this.toBatch(raw);
+      }
+    } finally {
+      await Promise.allSettled(queue);
+    }
+  }
+
+  private async loadRaw(indices: number[], limit: ReturnType<typeof limiter>): Promise<RawBatch> {
+    const size = this.dataset.imageBytes;
+    const images = await Promise.all(indices.map((i) => limit(() => this.dataset.load(i))));
+    const kept = indices.filter((_, j) => images[j] != null);
+    const pixels = new Uint8Array(kept.length * size);
+    let k = 0;
+    for (const img of images) if (img) pixels.set(img, size * k++);
+    return { pixels, indices: kept };
+  }
+
+  private toBatch({ pixels, indices }: RawBatch): Batch {
+    const { height, width } = this.dataset.spec;
+    const x = normalizePixels(pixels, [indices.length, height, width, 3], this.opts.normalize());
+    const { targets, vocab } = this.dataset;
+    const y = this.dataset.multiLabel
+      ? tf.tensor2d(indices.map((i) => targets[i] as number[]), [indices.length, vocab.length], 'float32')
+      : tf.tensor1d(indices.map((i) => targets[i] as number), 'int32');
+    return { x, y, indices };
+  }
+}

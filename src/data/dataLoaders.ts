@@ -1,0 +1,243 @@
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { writeImageGrid } from '../plot/imageGrid.js';
+import { buildDataset, resizeSpec, type Entry } from './build.js';
+import { DataLoader } from './dataLoader.js';
+import type { ImageDataset } from './dataset.js';
+import type { SkippedItem } from './items.js';
+import { denormalizePixels, type NormStats } from './normalize.js';
+import type { DataFrameOptions, FolderOptions, LoaderOptions } from './options.js';
+import { describeRow, readCsv, resolveColumn, type Row } from './table.js';
+
+/** Options of {@link DataLoaders.showBatch}. */
+export interface ShowBatchOptions {
+  /** Images to show. Default 9. */
+  maxN?: number;
+  /** Rows of the grid. Default `int(sqrt(maxN))`. */
+  rows?: number;
+  /** PNG to write. Default `'batch.png'`. */
+  file?: string;
+  /** Which split to draw from. Default `'train'`. */
+  ds?: 'train' | 'valid';
+}
+
+/** Options of {@link DataLoaders.withSize}. */
+export interface WithSizeOptions {
+  size: number | [number, number];
+  bs?: number;
+  valBs?: number;
+}
+
+/** Image file endings `fromFolder` picks up. */
+export const imageExtensions = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif'];
+
+/**
+ * The training and validation {@link DataLoader}s of an image-classification dataset,
+ * with its vocab — fastai's `ImageDataLoaders`.
+ *
+ * @example
+ * ```ts
+ * const dls = await DataLoaders.fromCsv('data/albums.csv', {
+ *   path: 'data', fnCol: 'image_name', labelCol: 'tags', validPct: 0.2, seed: 42, size: 224, bs: 64,
+ * });
+ * console.log(dls.vocab, dls.train.n, dls.valid.n);
+ * ```
+ */
+export class DataLoaders {
+  /** The loader of training batches (shuffled, dropping the last incomplete batch by default). */
+  readonly train: DataLoader;
+  /** The loader of validation batches (in order, every item). */
+  readonly valid: DataLoader;
+  private stats: NormStats | undefined;
+
+  private constructor(
+    private readonly dataset: ImageDataset,
+    trainIdx: readonly number[],
+    validIdx: readonly number[],
+    /** Base directory, as fastai's `dls.path`. */
+    readonly path: string,
+    private readonly opts: LoaderOptions,
+  ) {
+    this.stats = opts.normalize;
+    const shared = {
+      prefetch: opts.prefetch,
+      concurrency: opts.concurrency,
+      normalize: () => this.stats,
+    };
+    const bs = opts.bs ?? 64;
+    this.train = new DataLoader(dataset, trainIdx, {
+      ...shared,
+      bs,
+      shuffle: opts.shuffle ?? true,
+      dropLast: opts.dropLast ?? true,
+      seed: opts.seed,
+    });
+    this.valid = new DataLoader(dataset, validIdx, { ...shared, bs: opts.valBs ?? bs, shuffle: false, dropLast: false });
+  }
+
+  /** The class names, sorted: index i of a prediction is `vocab[i]`. */
+  get vocab(): readonly string[] {
+    return this.dataset.vocab;
+  }
+
+  /** Number of classes (fastai's `dls.c`). */
+  get c(): number {
+    return this.dataset.vocab.length;
+  }
+
+  /** True when labels were split on `labelDelim` (the learner then uses BCE loss). */
+  get multiLabel(): boolean {
+    return this.dataset.multiLabel;
+  }
+
+  /** Height and width of the images in a batch. */
+  get size(): [number, number] {
+    return [this.dataset.spec.height, this.dataset.spec.width];
+  }
+
+  /** Images left out with `onBadImage: 'skip'`, and why (grows as bad images are met while loading). */
+  get skipped(): readonly SkippedItem[] {
+    return this.dataset.skipped;
+  }
+
+  /** Normalisation stats applied to batches; a learner sets ImageNet's for a pretrained body. */
+  get normalize(): NormStats | undefined {
+    return this.stats;
+  }
+
+  set normalize(stats: NormStats | undefined) {
+    this.stats = stats;
+  }
+
+  /**
+   * The same items, split and vocab at another image size (and optionally batch
+   * size), sharing the decoded-image cache: progressive resizing in one line.
+   *
+   * @example
+   * ```ts
+   * learn.dls = dls.withSize(320);
+   * ```
+   */
+  withSize(size: number | [number, number] | WithSizeOptions): DataLoaders {
+    const o: WithSizeOptions = typeof size === 'object' && !Array.isArray(size) ? size : { size };
+    const spec = resizeSpec({ ...this.opts, size: o.size });
+    const opts: LoaderOptions = { ...this.opts, size: o.size, normalize: this.stats };
+    if (o.bs != null) opts.bs = o.bs;
+    if (o.valBs != null || o.bs != null) opts.valBs = o.valBs ?? o.bs;
+    return new DataLoaders(this.dataset.withSpec(spec), this.train.indices, this.valid.indices, this.path, opts);
+  }
+
+  /**
+   * Writes a grid of one batch's images, de-normalised, captioned with their labels,
+   * as fastai's `show_batch`; returns the PNG's path.
+   */
+  async showBatch(opts: ShowBatchOptions = {}): Promise<string> {
+    const { maxN = 9, rows, file = 'batch.png', ds = 'train' } = opts;
+    const { x, y, indices } = await this[ds].oneBatch();
+    try {
+      const n = Math.min(maxN, indices.length);
+      const [height, width] = this.size;
+      const pixels = await denormalizePixels(x, this.stats);
+      const labels = (await y.array()) as number[] | number[][];
+      const caption = (l: number | number[]) =>
+        Array.isArray(l) ? this.vocab.filter((_, k) => l[k]! > 0.5).join('; ') || '(none)' : this.vocab[l]!;
+      const per = height * width * 3;
+      const images = Array.from({ length: n }, (_, k) => ({
+        pixels: pixels.subarray(k * per, (k + 1) * per),
+        width,
+        height,
+        caption: caption(labels[k]!),
+      }));
+      return await writeImageGrid(images, { file, ...(rows != null ? { rows } : {}) });
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }
+
+  /**
+   * DataLoaders from a table of rows (fastai's `from_df`): a file-name column and a
+   * label column, given by name or index.
+   */
+  static async fromDataFrame(rows: readonly Row[], opts: DataFrameOptions = {}): Promise<DataLoaders> {
+    return DataLoaders.fromTable(rows, opts, 'the table');
+  }
+
+  /** DataLoaders from a CSV file with a header row (fastai's `from_csv`); see {@link fromDataFrame}. */
+  static async fromCsv(file: string, opts: DataFrameOptions = {}): Promise<DataLoaders> {
+    return DataLoaders.fromTable(await readCsv(file), opts, file, file);
+  }
+
+  /**
+   * DataLoaders from an ImageNet-style folder: `path/train/<class>/*` and
+   * `path/valid/<class>/*`, or every image under `path` split at random when
+   * `validPct` is given. The label is the image's parent folder.
+   */
+  static async fromFolder(path: string, opts: FolderOptions = {}): Promise<DataLoaders> {
+    const { train = 'train', valid = 'valid', ...rest } = opts;
+    const root = resolve(path);
+    const entries: Entry[] = [];
+    const add = async (dir: string, isValid?: boolean) => {
+      for (const file of await listImages(dir)) {
+        const name = relative(root, file);
+        entries.push({ name, label: basename(dirname(file)), origin: name, ...(isValid != null ? { valid: isValid } : {}) });
+      }
+    };
+    if (opts.validPct != null) await add(root);
+    else {
+      await add(join(root, train), false);
+      await add(join(root, valid), true);
+    }
+    const built = await buildDataset(entries, { ...rest, path, splitByFlag: opts.validPct == null }, `folder '${path}'`);
+    return new DataLoaders(built.dataset, built.train, built.valid, path, { ...rest, path });
+  }
+
+  /** DataLoaders from parallel lists of file names (relative to `path`) and labels (fastai's `from_lists`). */
+  static async fromLists(path: string, fnames: readonly string[], labels: readonly unknown[], opts: LoaderOptions & { labelDelim?: string } = {}): Promise<DataLoaders> {
+    if (fnames.length !== labels.length) {
+      throw new Error(`fastvision: fromLists got ${fnames.length} file names but ${labels.length} labels`);
+    }
+    const entries = fnames.map((name, i) => ({ name, label: labels[i], origin: `item ${i + 1}` }));
+    const built = await buildDataset(entries, { ...opts, path }, 'the lists');
+    return new DataLoaders(built.dataset, built.train, built.valid, path, { ...opts, path });
+  }
+
+  private static async fromTable(rows: readonly Row[], opts: DataFrameOptions, source: string, csvFile?: string): Promise<DataLoaders> {
+    if (rows.length === 0) throw new Error(`fastvision: ${source} is empty: no rows to load`);
+    const fnCol = resolveColumn(rows, opts.fnCol ?? 0, 'fnCol', source);
+    const labelCol = resolveColumn(rows, opts.labelCol ?? 1, 'labelCol', source);
+    const validCol = opts.validCol != null ? resolveColumn(rows, opts.validCol, 'validCol', source) : undefined;
+    const entries: Entry[] = rows.map((row, i) => {
+      const origin = describeRow(i, csvFile);
+      const name = row[fnCol];
+      if (name == null || String(name).trim() === '') throw new Error(`fastvision: ${origin} has an empty file name in column '${fnCol}'`);
+      return {
+        name: String(name),
+        label: row[labelCol],
+        origin,
+        ...(validCol ? { valid: truthyCell(row[validCol]) } : {}),
+      };
+    });
+    const built = await buildDataset(entries, { ...opts, splitByFlag: validCol != null }, source);
+    return new DataLoaders(built.dataset, built.train, built.valid, opts.path ?? '.', opts);
+  }
+}
+
+function truthyCell(value: unknown): boolean {
+  if (typeof value === 'string') return !['', '0', 'false', 'no'].includes(value.trim().toLowerCase());
+  return Boolean(value);
+}
+
+/** Image files below `dir`, recursively, sorted so the order (and so the split) is the same on every machine. */
+async function listImages(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir, { recursive: true })) as string[];
+  } catch (err) {
+    throw new Error(`fastvision: cannot read folder '${dir}': ${(err as Error).message}`, { cause: err });
+  }
+  return names
+    .filter((n) => imageExtensions.some((e) => n.toLowerCase().endsWith(e)))
+    .map((n) => join(dir, n))
+    .sort();
+}

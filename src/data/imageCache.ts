@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomicWrite.js';
+
+/** Where decoded images are kept between epochs and runs. */
+export interface CacheOptions {
+  /** Bytes of decoded images kept in memory. Default 2 GiB. */
+  memoryBytes?: number;
+  /** A directory to also keep them on disk, so later runs skip decoding. Default: none. */
+  dir?: string;
+}
+
+/** What the cache did: tests and benchmarks read it. */
+export interface CacheStats {
+  memoryHits: number;
+  diskHits: number;
+  /** Images decoded (misses everywhere). */
+  decodes: number;
+  /** Bytes held in memory. */
+  memoryBytes: number;
+}
+
+export const defaultCacheMemoryBytes = 2 * 1024 ** 3;
+
+/**
+ * Decoded, resized uint8 images keyed by file, mtime, size and resize settings.
+ *
+ * When the memory budget is full, new images are simply not kept (nothing is
+ * evicted): an epoch reads every item in turn, and LRU eviction under that pattern
+ * would miss on every read, while keeping what fits gives a steady hit rate.
+ */
+export class ImageCache {
+  readonly stats: CacheStats = { memoryHits: 0, diskHits: 0, decodes: 0, memoryBytes: 0 };
+  private readonly memory = new Map<string, Uint8Array>();
+  private readonly inFlight = new Map<string, Promise<Uint8Array>>();
+  private readonly budget: number;
+  private readonly dir: string | undefined;
+
+  constructor(opts: CacheOptions = {}) {
+    this.budget = opts.memoryBytes ?? defaultCacheMemoryBytes;
+    this.dir = opts.dir;
+    if (!(this.budget >= 0)) throw new Error(`fastvision: cache.memoryBytes must be ≥ 0, got ${String(opts.memoryBytes)}`);
+  }
+
+  /** The image for `key`, from memory, then disk, then `decode()`. */
+  get(key: string, bytes: number, decode: () => Promise<Uint8Array>): Promise<Uint8Array> {
+    const hit = this.memory.get(key);
+    if (hit) {
+      this.stats.memoryHits++;
+      return Promise.resolve(hit);
+    }
+    // Two loaders asking for one image (e.g. train and showBatch) share one decode.
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.load(key, bytes, decode).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async load(key: string, bytes: number, decode: () => Promise<Uint8Array>): Promise<Uint8Array> {
+    const file = this.dir ? join(this.dir, `${createHash('sha1').update(key).digest('hex')}.rgb`) : undefined;
+    let data = file ? await readExact(file, bytes) : undefined;
+    if (data) this.stats.diskHits++;
+    else {
+      data = await decode();
+      this.stats.decodes++;
+      if (file) await writeFileAtomic(file, data);
+    }
+    if (this.stats.memoryBytes + data.byteLength <= this.budget) {
+      this.memory.set(key, data);
+      this.stats.memoryBytes += data.byteLength;
+    }
+    return data;
+  }
+}
+
+/** The file's bytes if it exists and has exactly `bytes` of them (a torn or stale file is a miss). */
+async function readExact(file: string, bytes: number): Promise<Uint8Array | undefined> {
+  try {
+    const buf = await readFile(file);
+    return buf.byteLength === bytes ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : undefined;
+  } catch {
+    return undefined;
+  }
+}

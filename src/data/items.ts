@@ -1,0 +1,81 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { mapLimit } from './concurrency.js';
+
+/** One image of a dataset: where it is, and what fastvision knows of the file. */
+export interface ImageItem {
+  /** Absolute path. */
+  file: string;
+  /** Where it came from, for messages: "row 5 (line 6 of albums.csv)" or the file itself. */
+  origin: string;
+  mtimeMs: number;
+  bytes: number;
+}
+
+/** An item left out with `onBadImage: 'skip'`, and why. */
+export interface SkippedItem {
+  file: string;
+  origin: string;
+  reason: string;
+}
+
+/**
+ * The absolute path of a file name from a table, as fastai's `ColReader(pref, suff)`:
+ * `path/folder/name+suff`. A name that escapes `path` (through `..` or by being
+ * absolute) is an error unless `allowOutsidePath`.
+ */
+export function resolveItemPath(
+  name: string,
+  opts: { path: string; folder?: string | undefined; suff?: string | undefined; checkInside: boolean },
+  origin: string,
+): string {
+  const base = resolve(opts.path);
+  const file = resolve(base, opts.folder ?? '', `${name}${opts.suff ?? ''}`);
+  if (opts.checkInside) {
+    const rel = relative(base, file);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) || isAbsolute(name)) {
+      throw new Error(
+        `fastvision: file name '${name}' (${origin}) points outside path '${opts.path}'; ` +
+          'use names relative to path, or pass allowOutsidePath: true',
+      );
+    }
+  }
+  return file;
+}
+
+const listLimit = 20;
+
+/**
+ * Checks up front, before any training, that every file exists: one error lists the
+ * first 20 missing paths and how many there are. With `skipMissing` the missing ones
+ * are returned as skipped instead.
+ */
+export async function statItems(
+  files: readonly { file: string; origin: string }[],
+  skipMissing: boolean,
+): Promise<{ items: (ImageItem | undefined)[]; skipped: SkippedItem[] }> {
+  const stats = await mapLimit(files, 64, async ({ file }) => {
+    try {
+      const s = await stat(file);
+      return s.isFile() ? s : 'not a file';
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message;
+    }
+  });
+  const skipped: SkippedItem[] = [];
+  const items = files.map(({ file, origin }, i): ImageItem | undefined => {
+    const s = stats[i]!;
+    if (typeof s !== 'string') return { file, origin, mtimeMs: s.mtimeMs, bytes: s.size };
+    skipped.push({ file, origin, reason: s === 'missing' ? 'file not found' : s });
+    return undefined;
+  });
+  if (skipped.length && !skipMissing) {
+    const shown = skipped.slice(0, listLimit).map((s) => `  ${s.file} (${s.origin}): ${s.reason}`);
+    const more = skipped.length > listLimit ? `\n  … and ${skipped.length - listLimit} more` : '';
+    throw new Error(
+      `fastvision: ${skipped.length} of ${files.length} image files cannot be read:\n${shown.join('\n')}${more}\n` +
+        "(pass onBadImage: 'skip' to leave them out)",
+    );
+  }
+  return { items, skipped };
+}

@@ -1,0 +1,76 @@
+import seedrandom from 'seedrandom';
+
+/** Indices of the training and validation items. */
+export type Split = [train: number[], valid: number[]];
+
+/** Splits `n` items into training and validation indices. */
+export type Splitter = (n: number) => Split;
+
+/** A seeded random source in [0, 1); unseeded means a different stream every run, as fastai's `seed=None`. */
+export function rng(seed?: number | string): () => number {
+  return seed == null ? seedrandom() : seedrandom(String(seed));
+}
+
+/** Fisher–Yates permutation of 0..n-1 driven by `random`. */
+export function permutation(n: number, random: () => number): number[] {
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
+}
+
+export function checkValidPct(validPct: number): void {
+  if (!(typeof validPct === 'number' && validPct > 0 && validPct < 1)) {
+    throw new Error(`fastvision: validPct must be a number in (0, 1), got ${String(validPct)}`);
+  }
+}
+
+/**
+ * fastai's `RandomSplitter`: a seeded permutation of the items; validation is its first
+ * `floor(validPct · n)` indices, training the rest. Not stratified.
+ */
+export function randomSplitter(validPct = 0.2, seed?: number | string): Splitter {
+  checkValidPct(validPct);
+  return (n) => {
+    const p = permutation(n, rng(seed));
+    const cut = Math.floor(validPct * n);
+    return [p.slice(cut), p.slice(0, cut)];
+  };
+}
+
+/**
+ * A random split that keeps each class's share: per class (in sorted order), a seeded
+ * permutation of its items with the first `round(validPct · count)` to validation.
+ */
+export function stratifiedSplitter(labels: readonly string[], validPct = 0.2, seed?: number | string): Splitter {
+  checkValidPct(validPct);
+  return (n) => {
+    if (n !== labels.length) throw new Error(`fastvision: stratifiedSplitter has ${labels.length} labels for ${n} items`);
+    const random = rng(seed);
+    const byClass = new Map<string, number[]>();
+    labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));
+    const train: number[] = [];
+    const valid: number[] = [];
+    for (const label of [...byClass.keys()].sort()) {
+      const members = byClass.get(label)!;
+      const p = permutation(members.length, random).map((k) => members[k]!);
+      const cut = Math.round(validPct * members.length);
+      valid.push(...p.slice(0, cut));
+      train.push(...p.slice(cut));
+    }
+    return [train, valid];
+  };
+}
+
+/** fastai's `ColSplitter`: items whose flag is truthy go to validation. */
+export function colSplitter(isValid: readonly boolean[]): Splitter {
+  return (n) => {
+    const train: number[] = [];
+    const valid: number[] = [];
+    for (let i = 0; i < n; i++) (isValid[i] ? valid : train).push(i);
+    return [train, valid];
+  };
+}
+
