@@ -14,7 +14,7 @@ export interface ImageGridOptions {
   file: string;
   /** Rows of the grid; default fastai's `int(sqrt(n))`. */
   rows?: number;
-  /** Longest side of each image in the grid, in pixels. Default: the images' own, at most 256. */
+  /** Longest side of each image in the grid, in pixels. Default: the images' own, within 128–256. */
   cellSize?: number;
 }
 
@@ -31,7 +31,7 @@ export async function writeImageGrid(images: readonly GridImage[], opts: ImageGr
   const rows = Math.max(1, Math.min(images.length, opts.rows ?? Math.floor(Math.sqrt(images.length))));
   const cols = Math.ceil(images.length / rows);
   const longest = Math.max(...images.map((im) => Math.max(im.width, im.height)));
-  const cell = opts.cellSize ?? Math.min(256, longest);
+  const cell = opts.cellSize ?? Math.max(128, Math.min(256, longest));
   const cellW = cell + gap;
   const cellH = cell + captionHeight + gap;
   const layers = await Promise.all(
@@ -64,9 +64,9 @@ export async function writeImageGrid(images: readonly GridImage[], opts: ImageGr
   return opts.file;
 }
 
-/** Shortens a caption to what fits `width` pixels (about 0.6 em per character). */
+/** Shortens a caption to what fits `width` pixels (DejaVu Sans averages about 0.55 em a character). */
 function fit(text: string, width: number): string {
-  const max = Math.max(4, Math.floor(width / (fontSize * 0.6)));
+  const max = Math.max(4, Math.floor(width / (fontSize * 0.55)));
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
