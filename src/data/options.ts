@@ -38,7 +38,7 @@ export interface LoaderOptions {
   allowOutsidePath?: boolean;
   /** Batches decoded ahead of training. Default 2. */
   prefetch?: number;
-  /** Images decoded at once. Default 4. */
+  /** Images decoded at once. Default 8. */
   concurrency?: number;
   /** Refuse images with more pixels (decompression bombs). Default 100,000,000. */
   limitInputPixels?: number;

@@ -53,6 +53,22 @@ describe('DataLoaders.fromDataFrame', () => {
     tf.dispose([x, y]);
   });
 
+  it('a batch keeps its values while later batches are made (buffers are not shared with tensors)', async () => {
+    const dls = await DataLoaders.fromDataFrame(rows, { ...base(), bs: 2 });
+    const held: { x: tf.Tensor4D; y: tf.Tensor; first: number[] }[] = [];
+    for await (const b of dls.train) {
+      held.push({ ...b, first: Array.from(b.x.dataSync().slice(0, 3)) });
+    }
+    expect(held.length).toBe(12);
+    for (const { x, y, first } of held) {
+      expect(Array.from((await x.data()).slice(0, 3))).toEqual(first);
+      const label = dls.vocab[(await y.data())[0]!];
+      const color = { metal: red, pop: blue, rap: green }[label as 'metal']!;
+      expect(first).toEqual(color.map((v) => v / 255));
+      tf.dispose([x, y]);
+    }
+  });
+
   it('normalises on the tensor: a red pixel with ImageNet stats is ((1, 0, 0) − mean) / std', async () => {
     const dls = await DataLoaders.fromDataFrame(rows, { ...base(), normalize: imagenetStats });
     const { x, y } = await dls.valid.oneBatch();
