@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs';
+import type { NormStats } from '../data/normalize.js';
+import { bodyFromArch, type ArchBodyOptions, type VisionBody } from './body.js';
+import { createHead, type HeadOptions } from './head.js';
+import type { ArchName } from './pretrained.js';
+
+/** Options of {@link createVisionModel}: where the body comes from, and fastai's head options. */
+export interface VisionModelOptions extends ArchBodyOptions, HeadOptions {}
+
+/** A body and a head in one model, with fastai's layer groups: what a Learner trains. */
+export interface VisionModel {
+  /** Images `[batch, h, w, 3]` (any size) → logits `[batch, nOut]`. */
+  model: tf.LayersModel;
+  /** The body on its own (shares layers and weights with `model`). */
+  body: tf.LayersModel;
+  /** The head's layers. */
+  head: tf.layers.Layer[];
+  /** Layer groups, earliest first; the head is the last. Discriminative learning rates address these. */
+  layerGroups: tf.layers.Layer[][];
+  /** Normalisation the body expects; DataLoaders should apply it. */
+  normalize: NormStats;
+  /** The body's name (architecture). */
+  arch: string;
+}
+
+/**
+ * The model `visionLearner` trains: a pretrained body (an architecture name or any
+ * {@link VisionBody}) with fastai's head for `nOut` classes, in layer groups.
+ *
+ * @example
+ * ```ts
+ * const { model, layerGroups } = await createVisionModel('resnet34', dls.c);
+ * ```
+ */
+export async function createVisionModel(arch: ArchName | VisionBody, nOut: number, opts: VisionModelOptions = {}): Promise<VisionModel> {
+  if (!(Number.isInteger(nOut) && nOut >= 1)) throw new Error(`fastvision: nOut must be a whole number ≥ 1, got ${String(nOut)}`);
+  const body = typeof arch === 'string' ? await bodyFromArch(arch, opts) : arch;
+  const features = body.model.outputs[0]!;
+  const logits = createHead(features, nOut, opts);
+  const model = tf.model({ inputs: body.model.inputs, outputs: logits, name: `${body.name}_classifier` });
+  const bodySet = new Set(body.model.layers);
+  const head = model.layers.filter((l) => !bodySet.has(l));
+  return { model, body: body.model, head, layerGroups: [...body.groups, head], normalize: body.stats, arch: body.name };
+}

@@ -1,0 +1,51 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cachedFetch, type FetchOptions } from '../core/download.js';
+import { env } from '../core/env.js';
+import { pretrainedConfigs, type ArchName } from './pretrained.js';
+import { loadSafetensors, type TensorData } from './safetensors.js';
+
+/** Where an architecture's pretrained weights come from and are cached. */
+export function weightsLocation(arch: ArchName): { url: string; file: string } {
+  const c = pretrainedConfigs[arch];
+  return {
+    url: `${env.hubUrl}/${c.hubRepo}/resolve/main/${c.hubFile}`,
+    file: join(env.cacheDir, 'hub', ...c.hubRepo.split('/'), c.hubFile),
+  };
+}
+
+/**
+ * The pretrained weights of `arch`, from the cache or the model hub (`env.hubUrl`),
+ * checked by size and sha256 where known and always by parsing the safetensors
+ * header against the file's length, so a truncated file is fetched again.
+ */
+export async function pretrainedWeights(arch: ArchName, opts: FetchOptions = {}): Promise<Map<string, TensorData>> {
+  const c = pretrainedConfigs[arch];
+  const { url, file } = weightsLocation(arch);
+  await cachedFetch({ url, file, ...(c.bytes ? { bytes: c.bytes } : {}), ...(c.sha256 ? { sha256: c.sha256 } : {}), validate: checkSafetensorsFile }, opts);
+  return loadSafetensors(file);
+}
+
+/** Parses only the header and checks it against the file size: cheap, and catches truncation. */
+export async function checkSafetensorsFile(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const head = Buffer.alloc(8);
+    await fh.read(head, 0, 8, 0);
+    const headerLength = Number(head.readBigUInt64LE(0));
+    if (size < 8 || headerLength > size - 8 || headerLength > 100_000_000) {
+      throw new Error(`not a safetensors file of ${size} bytes (header claims ${headerLength})`);
+    }
+    const header = Buffer.alloc(headerLength);
+    await fh.read(header, 0, headerLength, 8);
+    // Every tensor's end against the data present, without reading the data; the
+    // full check happens when the weights are parsed.
+    const dataBytes = size - 8 - headerLength;
+    const entries = JSON.parse(header.toString('utf8')) as Record<string, { data_offsets?: [number, number] }>;
+    const end = Math.max(0, ...Object.entries(entries).filter(([k]) => k !== '__metadata__').map(([, e]) => e.data_offsets?.[1] ?? 0));
+    if (end > dataBytes) throw new Error(`truncated: tensors need ${end} data bytes, the file has ${dataBytes}`);
+  } finally {
+    await fh.close();
+  }
+}
