@@ -13,8 +13,8 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo, backendSpecs, initBackend, type BackendName } from '../src/index.js';
-import { mobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
-import { resnet, resnetConfigs } from '../src/vision/archs/resnet.js';
+import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
+import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -35,8 +35,8 @@ const size = Number(opts.size);
 const nets = opts.nets.split(',');
 
 const builders: Record<string, () => tf.LayersModel> = {
-  resnet18: () => resnet(resnetConfigs.resnet18),
-  mobilenetV2: () => mobilenetV2(),
+  resnet18: () => buildResnet(resnetConfigs.resnet18),
+  mobilenetV2: () => buildMobilenetV2(),
 };
 for (const n of nets) if (!builders[n]) throw new Error(`--nets: unknown net '${n}'; expected ${Object.keys(builders).join(', ')}`);
 

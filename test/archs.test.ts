@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../src/index.js';
-import { mobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
-import { resnet, resnetConfigs } from '../src/vision/archs/resnet.js';
+import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
+import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm' });
@@ -12,10 +12,10 @@ const trainableParams = (m: tf.LayersModel) => m.trainableWeights.reduce((n, w) 
 
 // torchvision's sum(p.numel() for p in model.parameters()), 1000-class heads.
 it.each([
-  ['resnet18', () => resnet(resnetConfigs.resnet18), 11_689_512],
-  ['resnet34', () => resnet(resnetConfigs.resnet34), 21_797_672],
-  ['resnet50', () => resnet(resnetConfigs.resnet50), 25_557_032],
-  ['mobilenet_v2', () => mobilenetV2(), 3_504_872],
+  ['resnet18', () => buildResnet(resnetConfigs.resnet18), 11_689_512],
+  ['resnet34', () => buildResnet(resnetConfigs.resnet34), 21_797_672],
+  ['resnet50', () => buildResnet(resnetConfigs.resnet50), 25_557_032],
+  ['mobilenet_v2', () => buildMobilenetV2(), 3_504_872],
 ] as const)('%s has torchvision’s parameter count and runs at any image size', (_name, build, expected) => {
   const before = tf.memory().numTensors;
   const model = build();

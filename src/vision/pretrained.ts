@@ -1,12 +1,21 @@
 import type * as tf from '@tensorflow/tfjs';
 import { imagenetStats, type NormStats } from '../data/normalize.js';
-import { mobilenetV2 } from './archs/mobilenetV2.js';
-import { resnet, resnetConfigs } from './archs/resnet.js';
+import { buildMobilenetV2 } from './archs/mobilenetV2.js';
+import { buildResnet, resnetConfigs } from './archs/resnet.js';
 import { timmMobilenetV2Keys } from './keyMaps.js';
 import type { KeyMap } from './torchWeights.js';
 
 /** The architectures fastvision builds, with pretrained ImageNet weights. */
 export type ArchName = 'resnet18' | 'resnet34' | 'resnet50' | 'mobilenetV2';
+
+/** ResNet-18, as fastai's `resnet18` argument to `vision_learner`. */
+export const resnet18: ArchName = 'resnet18';
+/** ResNet-34: the study's architecture. */
+export const resnet34: ArchName = 'resnet34';
+/** ResNet-50. */
+export const resnet50: ArchName = 'resnet50';
+/** MobileNetV2 (width 1.0). */
+export const mobilenetV2: ArchName = 'mobilenetV2';
 
 /** One architecture's pretrained configuration: one row of {@link pretrainedConfigs}, as timm's `default_cfg`. */
 export interface PretrainedConfig {
@@ -48,11 +57,11 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
  * stage begins (features 0–6 at strides up to 8 | features 7–18 | head).
  */
 export const pretrainedConfigs: Readonly<Record<ArchName, PretrainedConfig>> = {
-  resnet18: { build: () => resnet(resnetConfigs.resnet18, 1000, 'resnet18'), hubRepo: 'timm/resnet18.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
-  resnet34: { build: () => resnet(resnetConfigs.resnet34, 1000, 'resnet34'), hubRepo: 'timm/resnet34.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
-  resnet50: { build: () => resnet(resnetConfigs.resnet50, 1000, 'resnet50'), hubRepo: 'timm/resnet50.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
+  resnet18: { build: () => buildResnet(resnetConfigs.resnet18, 1000, 'resnet18'), hubRepo: 'timm/resnet18.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
+  resnet34: { build: () => buildResnet(resnetConfigs.resnet34, 1000, 'resnet34'), hubRepo: 'timm/resnet34.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
+  resnet50: { build: () => buildResnet(resnetConfigs.resnet50, 1000, 'resnet50'), hubRepo: 'timm/resnet50.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
   mobilenetV2: {
-    build: () => mobilenetV2(1000, 'mobilenetV2'),
+    build: () => buildMobilenetV2(1000, 'mobilenetV2'),
     hubRepo: 'timm/mobilenetv2_100.ra_in1k',
     hubFile: 'model.safetensors',
     keyMap: timmMobilenetV2Keys,

@@ -29,7 +29,7 @@ function invertedResidual(x: Sym, inC: number, outC: number, stride: number, t: 
 }
 
 /** MobileNetV2 (width 1.0) as torchvision defines it; layer names follow its state-dict keys. */
-export function mobilenetV2(classes = 1000, name = 'mobilenet_v2'): tf.LayersModel {
+export function buildMobilenetV2(classes = 1000, name = 'mobilenet_v2'): tf.LayersModel {
   const input = imageInput();
   let x = convBnRelu6(input, 32, 3, 2, 'features_0');
   let inC = 32;

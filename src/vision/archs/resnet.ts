@@ -35,7 +35,7 @@ function shortcut(x: Sym, filters: number, stride: number, downsample: boolean, 
 }
 
 /** Builds a ResNet with a `classes`-way head (1000 = ImageNet's, as torchvision). */
-export function resnet(config: ResNetConfig, classes = 1000, name = 'resnet'): tf.LayersModel {
+export function buildResnet(config: ResNetConfig, classes = 1000, name = 'resnet'): tf.LayersModel {
   const input = imageInput();
   let x = relu(batchNorm(conv(input, { filters: 64, kernel: 7, stride: 2, pad: 3, name: 'conv1' }), 'bn1'), 'relu');
   // Zero padding equals PyTorch's −inf padding here: the input is post-ReLU, so ≥ 0.
