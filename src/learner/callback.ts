@@ -1,0 +1,59 @@
+import type { Learner } from './learner.js';
+
+/** The moments of training a callback can act on, in the order they happen (fastai's events). */
+export const events = [
+  'beforeFit',
+  'beforeEpoch',
+  'beforeTrain',
+  'beforeBatch',
+  'afterLoss',
+  'afterBackward',
+  'afterStep',
+  'afterBatch',
+  'afterTrain',
+  'beforeValidate',
+  'afterValidate',
+  'afterEpoch',
+  'afterFit',
+] as const;
+
+export type EventName = (typeof events)[number];
+
+/**
+ * Something that acts at named moments of training, as fastai's `Callback`: override
+ * any of the event methods. `this.learn` is the learner; callbacks run in `order`.
+ * Throw {@link CancelBatchException}, {@link CancelEpochException} or
+ * {@link CancelFitException} to skip the rest of a batch, an epoch or the fit.
+ */
+export abstract class Callback {
+  /** Lower runs first. */
+  order = 0;
+  /** Set by the learner before `beforeFit`. */
+  learn!: Learner;
+  beforeFit?(): void | Promise<void>;
+  beforeEpoch?(): void | Promise<void>;
+  beforeTrain?(): void | Promise<void>;
+  beforeBatch?(): void | Promise<void>;
+  afterLoss?(): void | Promise<void>;
+  afterBackward?(): void | Promise<void>;
+  afterStep?(): void | Promise<void>;
+  afterBatch?(): void | Promise<void>;
+  afterTrain?(): void | Promise<void>;
+  beforeValidate?(): void | Promise<void>;
+  afterValidate?(): void | Promise<void>;
+  afterEpoch?(): void | Promise<void>;
+  afterFit?(): void | Promise<void>;
+  /** Skip validation (e.g. the LR finder). */
+  runValid?: boolean;
+}
+
+/** Skips the rest of this batch (no step); training goes on. */
+export class CancelBatchException extends Error {}
+/** Skips the rest of this epoch's training and goes to validation. */
+export class CancelTrainException extends Error {}
+/** Skips this epoch's validation. */
+export class CancelValidException extends Error {}
+/** Ends this epoch; the fit goes on with the next. */
+export class CancelEpochException extends Error {}
+/** Ends the fit (`afterFit` still runs). */
+export class CancelFitException extends Error {}

@@ -1,0 +1,43 @@
+/** fastai's `slice(hi)` / `slice(lo, hi)` for learning rates (and any hyper-parameter) across layer groups. */
+export class HyperSlice {
+  constructor(
+    readonly start: number | undefined,
+    readonly stop: number,
+  ) {}
+}
+
+/**
+ * `slice(hi)`: earlier layer groups get hi/10, the last gets hi.
+ * `slice(lo, hi)`: geometrically spaced from lo (first group) to hi (last group).
+ *
+ * @example
+ * ```ts
+ * await learn.fitOneCycle(5, slice(1e-4, 1e-3 / 5));
+ * ```
+ */
+export function slice(stopOrStart: number, stop?: number): HyperSlice {
+  return stop === undefined ? new HyperSlice(undefined, stopOrStart) : new HyperSlice(stopOrStart, stop);
+}
+
+/** A hyper-parameter for every layer group: one number, one per group, or a {@link slice}. */
+export type HyperValue = number | readonly number[] | HyperSlice;
+
+/** fastcore's `even_mults`: `start · step^i` with `step = (stop/start)^(1/(n−1))`; `[stop]` when n is 1. */
+export function evenMults(start: number, stop: number, n: number): number[] {
+  if (n === 1) return [stop];
+  const step = (stop / start) ** (1 / (n - 1));
+  return Array.from({ length: n }, (_, i) => start * step ** i);
+}
+
+/** A hyper-parameter expanded to one value per layer group, exactly as fastai's `set_hyper`. */
+export function expandHyper(value: HyperValue, nGroups: number, name: string): number[] {
+  if (value instanceof HyperSlice) {
+    // fastai tests `if v.start:`, so a start of 0 means "no start".
+    return value.start ? evenMults(value.start, value.stop, nGroups) : [...Array<number>(nGroups - 1).fill(value.stop / 10), value.stop];
+  }
+  if (typeof value === 'number') return Array<number>(nGroups).fill(value);
+  if (value.length !== nGroups) {
+    throw new Error(`fastvision: ${name} has ${value.length} values but the model has ${nGroups} layer groups; give one per group, one number, or a slice`);
+  }
+  return [...value];
+}

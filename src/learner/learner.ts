@@ -1,0 +1,352 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Batch, DataLoader } from '../data/dataLoader.js';
+import type { DataLoaders } from '../data/dataLoaders.js';
+import {
+  Callback,
+  CancelBatchException,
+  CancelEpochException,
+  CancelFitException,
+  CancelTrainException,
+  CancelValidException,
+  type EventName,
+} from './callback.js';
+import { expandHyper, slice, type HyperValue } from './hyper.js';
+import { bceWithLogitsLossFlat, crossEntropyLossFlat, type LossFunc } from './losses.js';
+import { LRFinder, suggestionFuncs, type SuggestionName } from './lrFinder.js';
+import { toMetric, type Metric, type MetricLike } from './metrics.js';
+import { Adam, type ParamGroup } from './optimizer.js';
+import { ProgressCallback } from './progress.js';
+import { Recorder } from './recorder.js';
+import { ParamScheduler } from './scheduler.js';
+import { combinedCos } from './schedules.js';
+
+/** Options of {@link Learner}, with fastai's defaults. */
+export interface LearnerOptions {
+  /** Default: cross-entropy for single-label data, BCE-with-logits for multi-label. */
+  lossFunc?: LossFunc;
+  metrics?: MetricLike[];
+  /** Decoupled weight decay, one value or per group. Default 0.01. */
+  wd?: HyperValue;
+  /** Keep training BatchNorm layers of frozen groups. Default true. */
+  trainBn?: boolean;
+  /** Layer groups, earliest first. Default: the whole model is one group. */
+  layerGroups?: tf.layers.Layer[][];
+  /** Extra callbacks for every fit. */
+  cbs?: Callback[];
+  /** Default learning rate. 1e-3. */
+  lr?: number;
+  /** One-cycle momentum: start, middle, end. Default `[0.95, 0.85, 0.95]`. */
+  moms?: [number, number, number];
+  /** Where the table and messages go. Default `console.log`. */
+  logger?: (line: string) => void;
+  /** The architecture's name, kept in exports. */
+  arch?: string;
+}
+
+/** Options of {@link Learner.fit}. */
+export interface FitOptions {
+  wd?: HyperValue;
+  cbs?: Callback[];
+}
+
+/** Options of {@link Learner.fitOneCycle}, with fastai's defaults. */
+export interface FitOneCycleOptions extends FitOptions {
+  div?: number;
+  divFinal?: number;
+  pctStart?: number;
+  moms?: [number, number, number];
+}
+
+/** Options of {@link Learner.fineTune}, with fastai's defaults. */
+export interface FineTuneOptions extends FitOneCycleOptions {
+  freezeEpochs?: number;
+  lrMult?: number;
+}
+
+/** Options of {@link Learner.lrFind}, with fastai's defaults. */
+export interface LrFindOptions {
+  startLr?: number;
+  endLr?: number;
+  numIt?: number;
+  stopDiv?: boolean;
+  suggestFuncs?: SuggestionName[];
+}
+
+/** What {@link Learner.lrFind} found: the asked-for suggestions, and the curve. */
+export type LrFindResult = Partial<Record<SuggestionName, number>> & { lrs: number[]; losses: number[] };
+
+/**
+ * The training hub, as fastai's `Learner`: a model in layer groups, DataLoaders, a
+ * loss, fastai's Adam, and callbacks fired at named events.
+ */
+export class Learner {
+  readonly model: tf.LayersModel;
+  readonly layerGroups: tf.layers.Layer[][];
+  readonly lossFunc: LossFunc;
+  readonly metrics: Metric[];
+  readonly opt: Adam;
+  readonly recorder = new Recorder();
+  readonly cbs: Callback[];
+  wd: HyperValue;
+  trainBn: boolean;
+  lr: number;
+  moms: [number, number, number];
+  logger: (line: string) => void;
+  readonly arch: string | undefined;
+
+  // Training state, for callbacks (fastai's names).
+  epoch = 0;
+  nEpoch = 0;
+  iter = 0;
+  nIter = 0;
+  trainIter = 0;
+  pctTrain = 0;
+  training = false;
+  /** The last training batch's loss. */
+  loss = Number.NaN;
+  /** The last validation: `[valid_loss, ...metrics]`, or undefined when skipped. */
+  validResults: number[] | undefined;
+
+  private dataLoaders: DataLoaders;
+  private frozenIdx = 0;
+  private varsCache: tf.Variable[] | undefined;
+  private readonly groups: ParamGroup[];
+
+  constructor(dls: DataLoaders, model: tf.LayersModel, opts: LearnerOptions = {}) {
+    this.dataLoaders = dls;
+    this.model = model;
+    this.layerGroups = opts.layerGroups ?? [model.layers.filter((l) => l.weights.length > 0)];
+    this.lossFunc = opts.lossFunc ?? (dls.multiLabel ? bceWithLogitsLossFlat() : crossEntropyLossFlat());
+    this.metrics = (opts.metrics ?? []).map(toMetric);
+    this.wd = opts.wd ?? 0.01;
+    this.trainBn = opts.trainBn ?? true;
+    this.lr = opts.lr ?? 1e-3;
+    this.moms = opts.moms ?? [0.95, 0.85, 0.95];
+    this.logger = opts.logger ?? ((line) => console.log(line));
+    this.arch = opts.arch;
+    this.groups = this.layerGroups.map((layers) => {
+      const params = layers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
+      const noWd = new Set(layers.flatMap((l) => l.trainableWeights.filter((w) => isBatchNorm(l) || /\/bias$/.test(w.originalName)).map((w) => w.read() as tf.Variable)));
+      return { params, noWd };
+    });
+    this.opt = new Adam(this.groups, this.lr);
+    this.cbs = [this.recorder, new ProgressCallback(), ...(opts.cbs ?? [])];
+  }
+
+  /** The DataLoaders. Setting new ones (e.g. `dls.withSize(320)`) keeps the model and its weights. */
+  get dls(): DataLoaders {
+    return this.dataLoaders;
+  }
+
+  set dls(next: DataLoaders) {
+    const prev = this.dataLoaders;
+    if (next.vocab.join('\u0000') !== prev.vocab.join('\u0000')) {
+      throw new Error(`fastvision: the new DataLoaders' vocab (${next.vocab.join(', ')}) differs from the learner's (${prev.vocab.join(', ')})`);
+    }
+    // Re-check normalisation: the weights were trained on these statistics.
+    if (prev.normalize && !next.normalize) next.normalize = prev.normalize;
+    this.dataLoaders = next;
+  }
+
+  get nGroups(): number {
+    return this.layerGroups.length;
+  }
+
+  /**
+   * Trains groups `n` onwards; earlier groups are frozen except their BatchNorm
+   * layers when `trainBn`. Negative `n` counts from the end. Clears the optimizer state.
+   */
+  freezeTo(n: number): void {
+    this.frozenIdx = n >= 0 ? n : this.nGroups + n;
+    if (this.frozenIdx >= this.nGroups) this.logger(`fastvision: freezeTo(${n}) freezes every layer group`);
+    this.varsCache = undefined;
+    this.opt.clearState();
+  }
+
+  /** Freezes every group but the last (the head). */
+  freeze(): void {
+    this.freezeTo(-1);
+  }
+
+  /** Trains every group. */
+  unfreeze(): void {
+    this.freezeTo(0);
+  }
+
+  /** The variables a training step updates now. */
+  trainableVariables(): tf.Variable[] {
+    this.varsCache ??= this.layerGroups.flatMap((layers, g) =>
+      g >= this.frozenIdx ? this.groups[g]!.params : this.trainBn ? layers.filter(isBatchNorm).flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable)) : [],
+    );
+    return this.varsCache;
+  }
+
+  /** Trains for `nEpoch` epochs at a constant learning rate (a number, per group, or a {@link slice}). */
+  async fit(nEpoch: number, lr: HyperValue = this.lr, opts: FitOptions = {}): Promise<void> {
+    this.opt.setHyper('lr', expandHyper(lr, this.nGroups, 'lr'));
+    this.opt.setHyper('wd', expandHyper(opts.wd ?? this.wd, this.nGroups, 'wd'));
+    await this.runFit(nEpoch, opts.cbs ?? []);
+  }
+
+  /**
+   * fastai's one-cycle policy: per iteration, the lr rises by cosine from lrMax/div to
+   * lrMax over the first `pctStart` of training, then falls by cosine to lrMax/divFinal;
+   * momentum moves the opposite way through `moms`.
+   */
+  async fitOneCycle(nEpoch: number, lrMax: HyperValue = this.lr, opts: FitOneCycleOptions = {}): Promise<void> {
+    const { div = 25, divFinal = 1e5, pctStart = 0.25, moms = this.moms } = opts;
+    const maxes = expandHyper(lrMax, this.nGroups, 'lrMax');
+    const scheds = new ParamScheduler({
+      lr: maxes.map((m) => combinedCos(pctStart, m / div, m, m / divFinal)),
+      mom: maxes.map(() => combinedCos(pctStart, moms[0], moms[1], moms[2])),
+    });
+    await this.fit(nEpoch, this.lr, { ...opts, cbs: [scheds, ...(opts.cbs ?? [])] });
+  }
+
+  /** fastai's `fine_tune`: one-cycle with the body frozen, then unfrozen with discriminative lrs. */
+  async fineTune(epochs: number, baseLr = 2e-3, opts: FineTuneOptions = {}): Promise<void> {
+    const { freezeEpochs = 1, lrMult = 100, pctStart = 0.3, div = 5, ...rest } = opts;
+    this.freeze();
+    await this.fitOneCycle(freezeEpochs, slice(baseLr), { ...rest, pctStart: 0.99 });
+    const lr = baseLr / 2;
+    this.unfreeze();
+    await this.fitOneCycle(epochs, slice(lr / lrMult, lr), { ...rest, pctStart, div });
+  }
+
+  /**
+   * fastai's LR finder: trains at exponentially growing lrs from `startLr` to `endLr`
+   * over `numIt` iterations (stopping when the loss diverges), then restores the
+   * model and optimizer exactly and returns the suggestions.
+   */
+  async lrFind(opts: LrFindOptions = {}): Promise<LrFindResult> {
+    const { startLr = 1e-7, endLr = 10, numIt = 100, stopDiv = true, suggestFuncs = ['valley'] } = opts;
+    const weights = this.model.weights.map((w) => tf.clone(w.read()));
+    const optState = this.opt.snapshot();
+    const logger = this.logger;
+    const nEpoch = Math.floor(numIt / this.dls.train.length) + 1;
+    const finder = new LRFinder(Array(this.nGroups).fill(startLr), Array(this.nGroups).fill(endLr), Math.max(numIt, 6), stopDiv);
+    this.logger = () => {};
+    try {
+      await this.runFit(nEpoch, [finder], { allowNonFinite: true });
+    } finally {
+      this.logger = logger;
+      this.model.weights.forEach((w, i) => w.write(weights[i]!));
+      tf.dispose(weights);
+      this.opt.restore(optState);
+    }
+    const lrs = this.recorder.lrs.slice(Math.floor(numIt / 10), -5);
+    let losses = this.recorder.losses.slice(Math.floor(numIt / 10), -5);
+    const nan = losses.findIndex((l) => Number.isNaN(l));
+    if (nan >= 0) losses = losses.slice(0, nan);
+    const result: LrFindResult = { lrs: this.recorder.lrs.slice(), losses: this.recorder.losses.slice() };
+    for (const name of suggestFuncs) {
+      result[name] = losses.length ? suggestionFuncs[name](lrs.slice(0, losses.length), losses, numIt)[0] : Number.NaN;
+    }
+    return result;
+  }
+
+  private async runFit(nEpoch: number, extra: Callback[], opts: { allowNonFinite?: boolean } = {}): Promise<void> {
+    const cbs = [...this.cbs, ...extra].sort((a, b) => a.order - b.order);
+    for (const cb of cbs) cb.learn = this;
+    const fire = async (event: EventName) => {
+      for (const cb of cbs) await cb[event]?.();
+    };
+    this.nEpoch = nEpoch;
+    this.trainIter = 0;
+    this.pctTrain = 0;
+    try {
+      await fire('beforeFit');
+      for (this.epoch = 0; this.epoch < nEpoch; this.epoch++) {
+        try {
+          await fire('beforeEpoch');
+          await this.trainEpoch(fire, opts.allowNonFinite ?? false);
+          this.validResults = cbs.some((cb) => cb.runValid === false) ? undefined : await this.validateEpoch(fire);
+        } catch (err) {
+          if (!(err instanceof CancelEpochException)) throw err;
+        }
+        await fire('afterEpoch');
+      }
+    } catch (err) {
+      if (!(err instanceof CancelFitException)) throw err;
+    }
+    await fire('afterFit');
+  }
+
+  private async trainEpoch(fire: (e: EventName) => Promise<void>, allowNonFinite: boolean): Promise<void> {
+    this.training = true;
+    this.nIter = this.dls.train.length;
+    const total = this.nEpoch * this.nIter;
+    try {
+      await fire('beforeTrain');
+      this.iter = 0;
+      for await (const batch of this.dls.train) {
+        try {
+          await fire('beforeBatch');
+          this.loss = this.step(batch);
+          if (!allowNonFinite && !Number.isFinite(this.loss)) {
+            const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
+            throw new Error(`fastvision: the training loss is ${this.loss} at epoch ${this.epoch}, iteration ${this.iter} (lr ${lrs}); training stopped`);
+          }
+          await fire('afterLoss');
+          await fire('afterBackward');
+          await fire('afterStep');
+        } catch (err) {
+          if (!(err instanceof CancelBatchException)) throw err;
+        } finally {
+          tf.dispose([batch.x, batch.y]);
+        }
+        this.trainIter++;
+        this.pctTrain = this.trainIter / total;
+        await fire('afterBatch');
+        this.iter++;
+      }
+    } catch (err) {
+      if (!(err instanceof CancelTrainException)) throw err;
+    } finally {
+      this.training = false;
+    }
+    await fire('afterTrain');
+  }
+
+  /** One optimizer step; returns the batch's loss. */
+  private step({ x, y }: Batch): number {
+    return tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => this.lossFunc(this.model.apply(x, { training: true }) as tf.Tensor, y) as tf.Scalar, this.trainableVariables());
+      const loss = value.dataSync()[0]!;
+      if (Number.isFinite(loss)) this.opt.step(grads);
+      return loss;
+    });
+  }
+
+  private async validateEpoch(fire: (e: EventName) => Promise<void>): Promise<number[] | undefined> {
+    try {
+      await fire('beforeValidate');
+      const results = await this.evaluate(this.dls.valid);
+      await fire('afterValidate');
+      return results;
+    } catch (err) {
+      if (err instanceof CancelValidException) return undefined;
+      throw err;
+    }
+  }
+
+  /** `[loss, ...metrics]` over a DataLoader, batch-size weighted, in inference mode. */
+  async evaluate(dl: DataLoader): Promise<number[]> {
+    for (const m of this.metrics) m.reset();
+    let total = 0;
+    let n = 0;
+    for await (const { x, y } of dl) {
+      const pred = tf.tidy(() => this.model.apply(x, { training: false }) as tf.Tensor);
+      const loss = tf.tidy(() => this.lossFunc(pred, y));
+      total += loss.dataSync()[0]! * y.shape[0]!;
+      n += y.shape[0]!;
+      for (const m of this.metrics) m.accumulate(pred, y);
+      tf.dispose([x, y, pred, loss]);
+    }
+    return [total / n, ...this.metrics.map((m) => m.value())];
+  }
+}
+
+function isBatchNorm(layer: tf.layers.Layer): boolean {
+  return layer.getClassName() === 'BatchNormalization';
+}

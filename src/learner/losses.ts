@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * A loss with what fastai attaches to it: the activation that turns outputs into
+ * probabilities, and how probabilities become predictions.
+ */
+export interface LossFunc {
+  name: string;
+  /** `reduction: 'none'` gives one loss per item. */
+  (pred: tf.Tensor, targ: tf.Tensor, reduction?: 'mean' | 'none'): tf.Tensor;
+  activation(pred: tf.Tensor): tf.Tensor;
+  decodes(probs: tf.Tensor): tf.Tensor;
+}
+
+/** fastai's `CrossEntropyLossFlat`: softmax cross-entropy over int32 class indices; activation softmax, decodes argmax. */
+export function crossEntropyLossFlat(): LossFunc {
+  const loss = (pred: tf.Tensor, targ: tf.Tensor, reduction: 'mean' | 'none' = 'mean') =>
+    tf.tidy(() => {
+      const c = pred.shape[pred.shape.length - 1]!;
+      const logits = pred.reshape([-1, c]);
+      const perItem = tf.neg(tf.sum(tf.mul(tf.oneHot(targ.reshape([-1]).toInt(), c), tf.logSoftmax(logits)), -1));
+      return reduction === 'mean' ? tf.mean(perItem) : perItem;
+    });
+  return Object.assign(loss, {
+    activation: (pred: tf.Tensor) => tf.softmax(pred),
+    decodes: (probs: tf.Tensor) => tf.argMax(probs, -1),
+  }) as LossFunc;
+}
+
+/** fastai's `BCEWithLogitsLossFlat`: per-class sigmoid cross-entropy on multi-hot targets; decodes `> thresh`. */
+export function bceWithLogitsLossFlat(thresh = 0.5): LossFunc {
+  const loss = (pred: tf.Tensor, targ: tf.Tensor, reduction: 'mean' | 'none' = 'mean') =>
+    tf.tidy(() => {
+      // max(x, 0) − x·t + log(1 + e^−|x|): stable for large |x|.
+      const x = pred;
+      const elementwise = tf.add(tf.sub(tf.relu(x), tf.mul(x, targ)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))));
+      return reduction === 'mean' ? tf.mean(elementwise) : tf.mean(elementwise, -1);
+    });
+  return Object.assign(loss, {
+    activation: (pred: tf.Tensor) => tf.sigmoid(pred),
+    decodes: (probs: tf.Tensor) => tf.greater(probs, thresh),
+  }) as LossFunc;
+}

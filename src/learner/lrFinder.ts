@@ -1,0 +1,135 @@
+import { Callback, CancelFitException, CancelValidException } from './callback.js';
+import { schedExp } from './schedules.js';
+
+/** A suggestion function: `(lrs, losses, numIt)` → `[suggested lr, point to mark on the plot]`. */
+export type SuggestionFunc = (lrs: readonly number[], losses: readonly number[], numIt: number) => [number, [number, number]];
+
+/**
+ * The middle of the longest valley (fastai's default, `valley`): the longest strictly
+ * decreasing run of losses found by dynamic programming, then
+ * `start + int(len/3) + int(len/6)` into it.
+ */
+export const valley: SuggestionFunc = (lrs, losses) => {
+  const n = losses.length;
+  let maxStart = 0;
+  let maxEnd = 0;
+  const lds = new Array<number>(n).fill(1);
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      if (losses[i]! < losses[j]! && lds[i]! < lds[j]! + 1) lds[i] = lds[j]! + 1;
+      // Inside the inner loop, as in fastai.
+      if (lds[maxEnd]! < lds[i]!) {
+        maxEnd = i;
+        maxStart = maxEnd - lds[maxEnd]!;
+      }
+    }
+  }
+  const sections = (maxEnd - maxStart) / 3;
+  const idx = maxStart + Math.trunc(sections) + Math.trunc(sections / 2);
+  return [lrs[idx]!, [lrs[idx]!, losses[idx]!]];
+};
+
+/** numpy's `gradient` over the index: central differences inside, one-sided at the ends. */
+export function gradient(y: readonly number[]): number[] {
+  const n = y.length;
+  if (n < 2) return y.map(() => 0);
+  return y.map((_, i) => (i === 0 ? y[1]! - y[0]! : i === n - 1 ? y[n - 1]! - y[n - 2]! : (y[i + 1]! - y[i - 1]!) / 2));
+}
+
+/**
+ * `slide` (Novetta's interval slide rule), fastai's defaults `lrDiff = 15`, `thresh = 0.005`:
+ * walks two points 15 apart leftwards from the end while their loss gradients differ
+ * by more than `thresh`; suggests the last left point's lr.
+ */
+export function slideWith(lrDiff = 15, thresh = 0.005, adjustValue = 1): SuggestionFunc {
+  return (lrs, losses) => {
+    const n = losses.length;
+    const g = gradient(losses);
+    const at = <T>(a: readonly T[], i: number) => a[i < 0 ? a.length + i : i]!;
+    let r = -1;
+    let l = r - lrDiff;
+    let localMin = at(lrs, l);
+    while (l >= -n && Math.abs(at(g, r) - at(g, l)) > thresh) {
+      localMin = at(lrs, l);
+      r--;
+      l--;
+    }
+    const suggestion = localMin * adjustValue;
+    return [suggestion, [suggestion, interpLog10(suggestion, lrs, losses)]];
+  };
+}
+export const slide: SuggestionFunc = slideWith();
+
+/** The lr of the lowest loss, divided by 10 (the plotted point is the lowest loss itself). */
+export const minimum: SuggestionFunc = (lrs, losses) => {
+  let k = 0;
+  losses.forEach((v, i) => (v < losses[k]! ? (k = i) : 0));
+  return [lrs[k]! / 10, [lrs[k]!, losses[k]!]];
+};
+
+/** The left end of the steepest descent of loss against log lr. */
+export const steep: SuggestionFunc = (lrs, losses) => {
+  let k = 0;
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i + 1 < losses.length; i++) {
+    const slope = (losses[i + 1]! - losses[i]!) / (Math.log(lrs[i + 1]!) - Math.log(lrs[i]!));
+    if (slope < best) {
+      best = slope;
+      k = i;
+    }
+  }
+  return [lrs[k]!, [lrs[k]!, losses[k]!]];
+};
+
+export const suggestionFuncs = { valley, slide, minimum, steep } as const;
+export type SuggestionName = keyof typeof suggestionFuncs;
+
+/** numpy's `interp(log10(x), log10(xs), ys)`: linear in log10, clamped at the ends. */
+function interpLog10(x: number, xs: readonly number[], ys: readonly number[]): number {
+  const lx = Math.log10(x);
+  const lxs = xs.map(Math.log10);
+  if (lx <= lxs[0]!) return ys[0]!;
+  for (let i = 1; i < lxs.length; i++) {
+    if (lx <= lxs[i]!) return ys[i - 1]! + ((ys[i]! - ys[i - 1]!) * (lx - lxs[i - 1]!)) / (lxs[i]! - lxs[i - 1]!);
+  }
+  return ys.at(-1)!;
+}
+
+/**
+ * fastai's `LRFinder`: iteration i trains at `start·(end/start)^(i/numIt)` (one
+ * exponential per layer group), validation is skipped, and the fit stops after
+ * `numIt` iterations or when the smoothed loss passes 4× its best (or stops being finite).
+ */
+export class LRFinder extends Callback {
+  override order = 60;
+  override runValid = false;
+  private best = Number.POSITIVE_INFINITY;
+  private readonly scheds: ((pos: number) => number)[];
+
+  constructor(
+    startLrs: readonly number[],
+    endLrs: readonly number[],
+    readonly numIt: number,
+    readonly stopDiv: boolean,
+  ) {
+    super();
+    this.scheds = startLrs.map((s, i) => schedExp(s, endLrs[i]!));
+  }
+
+  override beforeBatch(): void {
+    if (!this.learn.training) return;
+    this.learn.opt.setHyper('lr', this.scheds.map((f) => f(this.learn.trainIter / this.numIt)));
+  }
+
+  override afterBatch(): void {
+    if (!this.learn.training) return;
+    const smooth = this.learn.recorder.losses.at(-1)!;
+    if (smooth < this.best) this.best = smooth;
+    if (this.stopDiv && (smooth > 4 * this.best || !Number.isFinite(smooth))) throw new CancelFitException();
+    if (this.learn.trainIter >= this.numIt) throw new CancelFitException();
+  }
+
+  override beforeValidate(): void {
+    throw new CancelValidException();
+  }
+}

@@ -1,0 +1,116 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** A validation metric, accumulated batch by batch (fastai's `Metric`). */
+export interface Metric {
+  /** Column name in the epoch table. */
+  readonly name: string;
+  reset(): void;
+  accumulate(pred: tf.Tensor, targ: tf.Tensor): void;
+  /** The value over everything accumulated since `reset`. */
+  value(): number;
+}
+
+/** A function of one batch's outputs and targets that returns a scalar. */
+export type MetricFn = (pred: tf.Tensor, targ: tf.Tensor) => tf.Scalar;
+
+/** fastai's `AvgMetric`: `fn` averaged over batches, weighted by batch size. */
+export function avgMetric(fn: MetricFn, name: string): Metric {
+  let total = 0;
+  let count = 0;
+  return {
+    name,
+    reset() {
+      total = 0;
+      count = 0;
+    },
+    accumulate(pred, targ) {
+      const bs = targ.shape[0]!;
+      const v = tf.tidy(() => fn(pred, targ));
+      total += v.dataSync()[0]! * bs;
+      v.dispose();
+      count += bs;
+    },
+    value: () => total / count,
+  };
+}
+
+/** Share of items whose argmax is the target. */
+export const accuracy: MetricFn = (pred, targ) => tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(pred, -1), tf.cast(targ, 'int32')), 'float32')) as tf.Scalar);
+
+/** 1 − accuracy. */
+export const errorRate: MetricFn = (pred, targ) => tf.tidy(() => tf.sub(1, accuracy(pred, targ)) as tf.Scalar);
+
+/** Multi-label accuracy: share of (item, class) pairs where `sigmoid(pred) > thresh` matches the target. */
+export function accuracyMulti(thresh = 0.5, sigmoid = true): MetricFn {
+  const accuracyMulti: MetricFn = (pred, targ) =>
+    tf.tidy(() => {
+      const p = sigmoid ? tf.sigmoid(pred) : pred;
+      return tf.mean(tf.cast(tf.equal(tf.greater(p, thresh), tf.greater(targ, 0.5)), 'float32')) as tf.Scalar;
+    });
+  return accuracyMulti;
+}
+
+/** Options of the precision / recall / F1 metrics, as sklearn's. */
+export interface AveragedMetricOptions {
+  /** `'binary'` scores class `posLabel`; `'macro'` averages over classes. Default `'binary'`. */
+  average?: 'binary' | 'macro';
+  /** The positive class index for `'binary'`. Default 1. */
+  posLabel?: number;
+}
+
+/** True positives, false positives and false negatives per class, from argmax predictions. */
+function confusionMetric(name: string, score: (tp: number, fp: number, fn: number) => number, opts: AveragedMetricOptions): Metric {
+  const { average = 'binary', posLabel = 1 } = opts;
+  let counts: { tp: number[]; fp: number[]; fn: number[] } = { tp: [], fp: [], fn: [] };
+  return {
+    name,
+    reset() {
+      counts = { tp: [], fp: [], fn: [] };
+    },
+    accumulate(pred, targ) {
+      const c = pred.shape[pred.shape.length - 1]!;
+      const p = tf.tidy(() => tf.argMax(pred, -1));
+      const predicted = p.dataSync();
+      p.dispose();
+      const actual = targ.dataSync();
+      for (const k of ['tp', 'fp', 'fn'] as const) while (counts[k].length < c) counts[k].push(0);
+      predicted.forEach((pi, i) => {
+        const ai = actual[i]!;
+        if (pi === ai) counts.tp[pi]!++;
+        else {
+          counts.fp[pi]!++;
+          counts.fn[ai]!++;
+        }
+      });
+    },
+    value() {
+      if (average === 'binary') return score(counts.tp[posLabel] ?? 0, counts.fp[posLabel] ?? 0, counts.fn[posLabel] ?? 0);
+      const scores = counts.tp.map((tp, k) => score(tp, counts.fp[k]!, counts.fn[k]!));
+      return scores.reduce((a, b) => a + b, 0) / scores.length;
+    },
+  };
+}
+
+const safe = (num: number, den: number) => (den === 0 ? 0 : num / den);
+
+/** Precision (sklearn's `precision_score`), accumulated over the validation set. */
+export const Precision = (opts: AveragedMetricOptions = {}): Metric => confusionMetric('precision_score', (tp, fp) => safe(tp, tp + fp), opts);
+/** Recall (sklearn's `recall_score`). */
+export const Recall = (opts: AveragedMetricOptions = {}): Metric => confusionMetric('recall_score', (tp, _fp, fn) => safe(tp, tp + fn), opts);
+/** F1 (sklearn's `f1_score`). */
+export const F1Score = (opts: AveragedMetricOptions = {}): Metric => confusionMetric('f1_score', (tp, fp, fn) => safe(2 * tp, 2 * tp + fp + fn), opts);
+
+/** A metric as given to a Learner: a {@link Metric}, or a function averaged per batch. */
+export type MetricLike = Metric | MetricFn;
+
+const fnNames = new Map<MetricFn, string>([
+  [accuracy, 'accuracy'],
+  [errorRate, 'error_rate'],
+]);
+
+/** Turns what a user passes into Metrics, naming functions as fastai's columns (`error_rate`). */
+export function toMetric(m: MetricLike): Metric {
+  if (typeof m !== 'function') return m;
+  const name = fnNames.get(m) ?? (m.name ? m.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : 'metric');
+  return avgMetric(m, name);
+}

@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** One layer group's hyper-parameters, as fastai's optimizer `hypers`. */
+export interface Hypers {
+  lr: number;
+  /** β1, the momentum that one-cycle schedules. */
+  mom: number;
+  /** β2. */
+  sqrMom: number;
+  eps: number;
+  /** Decoupled weight decay. */
+  wd: number;
+}
+
+/** One layer group's parameters; `noWd` holds those exempt from weight decay (BatchNorm and biases). */
+export interface ParamGroup {
+  params: tf.Variable[];
+  noWd: ReadonlySet<tf.Variable>;
+}
+
+interface ParamState {
+  gradAvg: tf.Variable;
+  sqrAvg: tf.Variable;
+  step: number;
+}
+
+/** A copy of an optimizer's hypers and state, for saving and for the LR finder to restore. */
+export interface OptimizerSnapshot {
+  hypers: Hypers[];
+  state: Map<tf.Variable, { gradAvg: tf.Tensor; sqrAvg: tf.Tensor; step: number }>;
+}
+
+export const adamDefaults: Omit<Hypers, 'lr'> = { mom: 0.9, sqrMom: 0.99, eps: 1e-5, wd: 0.01 };
+
+/**
+ * fastai's `Adam` (AdamW): per step and parameter, in this order,
+ * `p ← p·(1 − lr·wd)` (decoupled, skipped for BatchNorm and bias parameters),
+ * `gradAvg ← mom·gradAvg + (1−mom)·g`, `sqrAvg ← sqrMom·sqrAvg + (1−sqrMom)·g²`,
+ * `p ← p − lr/(1−mom^t) · gradAvg / (√(sqrAvg/(1−sqrMom^t)) + eps)`.
+ * Each layer group has its own hypers; parameters without a gradient (frozen) are skipped.
+ */
+export class Adam {
+  readonly hypers: Hypers[];
+  private readonly state = new Map<tf.Variable, ParamState>();
+
+  constructor(
+    readonly groups: readonly ParamGroup[],
+    lr = 1e-3,
+    defaults: Partial<Omit<Hypers, 'lr'>> = {},
+  ) {
+    this.hypers = groups.map(() => ({ ...adamDefaults, ...defaults, lr }));
+  }
+
+  /** Sets one hyper-parameter, one value per group. */
+  setHyper(name: keyof Hypers, values: readonly number[]): void {
+    if (values.length !== this.hypers.length) throw new Error(`fastvision: ${name} needs ${this.hypers.length} values, got ${values.length}`);
+    values.forEach((v, i) => (this.hypers[i]![name] = v));
+  }
+
+  /** One update from `grads`, keyed by variable name (as `tf.variableGrads` returns them). */
+  step(grads: tf.NamedTensorMap): void {
+    this.groups.forEach((group, g) => {
+      const { lr, mom, sqrMom, eps, wd } = this.hypers[g]!;
+      for (const p of group.params) {
+        const grad = grads[p.name];
+        if (!grad) continue;
+        const s = this.stateOf(p);
+        s.step++;
+        const debias1 = 1 - mom ** s.step;
+        const debias2 = 1 - sqrMom ** s.step;
+        tf.tidy(() => {
+          const decayed = wd !== 0 && !group.noWd.has(p) ? tf.mul(p, 1 - lr * wd) : p;
+          const gradAvg = tf.add(tf.mul(s.gradAvg, mom), tf.mul(grad, 1 - mom));
+          const sqrAvg = tf.add(tf.mul(s.sqrAvg, sqrMom), tf.mul(tf.square(grad), 1 - sqrMom));
+          const update = tf.div(gradAvg, tf.add(tf.sqrt(tf.div(sqrAvg, debias2)), eps));
+          s.gradAvg.assign(gradAvg);
+          s.sqrAvg.assign(sqrAvg);
+          p.assign(tf.sub(decayed, tf.mul(update, lr / debias1)));
+        });
+      }
+    });
+  }
+
+  /** Forgets the moments (fastai's `clear_state`), as freezing and unfreezing do. */
+  clearState(): void {
+    for (const s of this.state.values()) tf.dispose([s.gradAvg, s.sqrAvg]);
+    this.state.clear();
+  }
+
+  snapshot(): OptimizerSnapshot {
+    const state = new Map<tf.Variable, { gradAvg: tf.Tensor; sqrAvg: tf.Tensor; step: number }>();
+    for (const [p, s] of this.state) state.set(p, { gradAvg: tf.clone(s.gradAvg), sqrAvg: tf.clone(s.sqrAvg), step: s.step });
+    return { hypers: this.hypers.map((h) => ({ ...h })), state };
+  }
+
+  /** Puts a snapshot back and disposes it. */
+  restore(snap: OptimizerSnapshot): void {
+    this.clearState();
+    snap.hypers.forEach((h, i) => Object.assign(this.hypers[i]!, h));
+    for (const [p, s] of snap.state) {
+      this.state.set(p, { gradAvg: tf.variable(s.gradAvg, false), sqrAvg: tf.variable(s.sqrAvg, false), step: s.step });
+      tf.dispose([s.gradAvg, s.sqrAvg]);
+    }
+  }
+
+  dispose(): void {
+    this.clearState();
+  }
+
+  private stateOf(p: tf.Variable): ParamState {
+    let s = this.state.get(p);
+    if (!s) {
+      // Inside tidy: the zeros are freed, the variables (which share their data) are kept.
+      s = tf.tidy(() => ({ gradAvg: tf.variable(tf.zerosLike(p), false), sqrAvg: tf.variable(tf.zerosLike(p), false), step: 0 }));
+      this.state.set(p, s);
+    }
+    return s;
+  }
+}

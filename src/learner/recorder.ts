@@ -1,0 +1,82 @@
+import { Callback } from './callback.js';
+
+/**
+ * fastai's `AvgSmoothLoss`: an exponential moving average of the training loss,
+ * `val ← β·val + (1−β)·loss`, reported debiased as `val / (1 − β^count)`.
+ */
+export class SmoothLoss {
+  private val = 0;
+  private count = 0;
+  constructor(readonly beta = 0.98) {}
+  reset(): void {
+    this.val = 0;
+    this.count = 0;
+  }
+  add(loss: number): number {
+    this.count++;
+    this.val = this.beta * this.val + (1 - this.beta) * loss;
+    return this.value;
+  }
+  get value(): number {
+    return this.val / (1 - this.beta ** this.count);
+  }
+}
+
+/**
+ * Records training as fastai's `Recorder`: per iteration the learning rate and
+ * momentum of the last layer group and the smoothed loss; per epoch
+ * `[train_loss, valid_loss, ...metrics]` where train_loss is the smoothed loss at the
+ * epoch's end and valid_loss the batch-size-weighted mean.
+ */
+export class Recorder extends Callback {
+  override order = 50;
+  readonly smooth = new SmoothLoss();
+  /** Per training iteration. */
+  lrs: number[] = [];
+  moms: number[] = [];
+  losses: number[] = [];
+  /** Per epoch: `[train_loss, valid_loss, ...metrics]`. */
+  values: number[][] = [];
+  /** Iteration count at the end of each epoch (for plotting validation losses). */
+  iters: number[] = [];
+  /** Column names of `values`, after `epoch`. */
+  metricNames: string[] = [];
+  private epochStart = 0;
+  /** Seconds each epoch took. */
+  times: number[] = [];
+
+  override beforeFit(): void {
+    this.smooth.reset();
+    this.lrs = [];
+    this.moms = [];
+    this.losses = [];
+    this.values = [];
+    this.iters = [];
+    this.times = [];
+    this.metricNames = ['train_loss', 'valid_loss', ...this.learn.metrics.map((m) => m.name)];
+  }
+
+  override beforeEpoch(): void {
+    this.epochStart = performance.now();
+  }
+
+  override afterBatch(): void {
+    if (!this.learn.training) return;
+    const hypers = this.learn.opt.hypers.at(-1)!;
+    this.lrs.push(hypers.lr);
+    this.moms.push(hypers.mom);
+    this.losses.push(this.smooth.add(this.learn.loss));
+  }
+
+  override afterEpoch(): void {
+    const valid = this.learn.validResults;
+    this.values.push([this.smooth.value, ...(valid ?? [])]);
+    this.iters.push(this.losses.length);
+    this.times.push((performance.now() - this.epochStart) / 1000);
+  }
+
+  /** The last epoch's row, as fastai's `final_record`. */
+  get finalRecord(): number[] | undefined {
+    return this.values.at(-1);
+  }
+}

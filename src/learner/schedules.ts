@@ -1,0 +1,42 @@
+/** A hyper-parameter as a function of training progress, `pos` in [0, 1]. */
+export type Sched = (pos: number) => number;
+
+/** Linear from `start` to `end`. */
+export const schedLin = (start: number, end: number): Sched => (pos) => start + pos * (end - start);
+
+/** Half a cosine from `start` (pos 0) to `end` (pos 1): fastai's `SchedCos`. */
+export const schedCos = (start: number, end: number): Sched => (pos) => start + ((1 + Math.cos(Math.PI * (1 - pos))) * (end - start)) / 2;
+
+/** Constant `start`. */
+export const schedNo = (start: number): Sched => () => start;
+
+/** Exponential from `start` to `end`: `start · (end/start)^pos`. */
+export const schedExp = (start: number, end: number): Sched => (pos) => start * (end / start) ** pos;
+
+/** `start + (end − start) · pos^power`. */
+export const schedPoly = (start: number, end: number, power: number): Sched => (pos) => start + (end - start) * pos ** power;
+
+/**
+ * fastai's `combine_scheds`: `scheds[i]` runs over the i-th share `pcts[i]` of
+ * training, with its own pos rescaled to [0, 1]. The shares must add up to 1.
+ */
+export function combineScheds(pcts: readonly number[], scheds: readonly Sched[]): Sched {
+  if (pcts.length !== scheds.length) throw new Error('fastvision: combineScheds needs one share per schedule');
+  if (pcts.some((p) => p < 0) || Math.abs(pcts.reduce((a, b) => a + b, 0) - 1) > 1e-12) {
+    throw new Error(`fastvision: schedule shares must be ≥ 0 and add up to 1, got ${pcts.join(', ')}`);
+  }
+  const bounds = [0];
+  for (const p of pcts) bounds.push(bounds.at(-1)! + p);
+  const last = pcts.length - 1;
+  return (pos) => {
+    let i = 0;
+    for (let k = 0; k < bounds.length; k++) if (pos >= bounds[k]!) i = k;
+    i = Math.min(i, last);
+    return scheds[i]!((pos - bounds[i]!) / (bounds[i + 1]! - bounds[i]!));
+  };
+}
+
+/** Cosine from `start` to `middle` over the first `pct`, then from `middle` to `end`: fastai's `combined_cos`. */
+export function combinedCos(pct: number, start: number, middle: number, end: number): Sched {
+  return combineScheds([pct, 1 - pct], [schedCos(start, middle), schedCos(middle, end)]);
+}
