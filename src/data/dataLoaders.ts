@@ -5,6 +5,7 @@ import { writeImageGrid } from '../plot/imageGrid.js';
 import { buildDataset, resizeSpec, type Entry } from './build.js';
 import { DataLoader } from './dataLoader.js';
 import type { ImageDataset } from './dataset.js';
+import type { ResizeSpec } from './image.js';
 import type { SkippedItem } from './items.js';
 import { denormalizePixels, type NormStats } from './normalize.js';
 import type { DataFrameOptions, FolderOptions, LoaderOptions } from './options.js';
@@ -94,6 +95,11 @@ export class DataLoaders {
   /** Height and width of the images in a batch. */
   get size(): [number, number] {
     return [this.dataset.spec.height, this.dataset.spec.width];
+  }
+
+  /** Size and resize method of the images, as `decodeImage` takes them. */
+  get resizeSpec(): ResizeSpec {
+    return { ...this.dataset.spec };
   }
 
   /** Images left out with `onBadImage: 'skip'`, and why (grows as bad images are met while loading). */

@@ -38,11 +38,12 @@ const extendWith = { reflection: 'mirror', border: 'copy', zeros: 'background' }
  * applying EXIF orientation; grayscale, CMYK, palette and alpha images all become
  * 3-channel RGB (alpha is dropped, as PIL's `convert('RGB')`).
  */
-export async function decodeImage(file: string, spec: ResizeSpec, limitInputPixels = defaultLimitInputPixels): Promise<Uint8Array> {
+export async function decodeImage(input: string | Buffer, spec: ResizeSpec, limitInputPixels = defaultLimitInputPixels): Promise<Uint8Array> {
   const { height, width } = spec;
+  const file = typeof input === 'string' ? input : '<image buffer>';
   try {
     // 'truncated' fails on cut-off files but tolerates the harmless warnings many real JPEGs raise.
-    let img = sharp(file, { limitInputPixels, failOn: 'truncated', sequentialRead: true }).rotate();
+    let img = sharp(input, { limitInputPixels, failOn: 'truncated', sequentialRead: true }).rotate();
     if (spec.method === 'squish') img = img.resize(width, height, { fit: 'fill', kernel: 'linear' });
     else if (spec.method === 'crop') img = img.resize(width, height, { fit: 'cover', position: 'centre', kernel: 'linear' });
     else img = await padded(img, spec);

@@ -12,6 +12,8 @@ import {
 } from './callback.js';
 import { expandHyper, slice, type HyperValue } from './hyper.js';
 import { bceWithLogitsLossFlat, crossEntropyLossFlat, type LossFunc } from './losses.js';
+import { exportLearner } from './export.js';
+import { getPreds, predict, type GetPredsOptions, type InferenceConfig, type Prediction, type Preds } from './inference.js';
 import { LRFinder, suggestionFuncs, type SuggestionName } from './lrFinder.js';
 import { toMetric, type Metric, type MetricLike } from './metrics.js';
 import { Adam, type ParamGroup } from './optimizer.js';
@@ -41,6 +43,8 @@ export interface LearnerOptions {
   logger?: (line: string) => void;
   /** The architecture's name, kept in exports. */
   arch?: string;
+  /** For a learner without DataLoaders (loaded from an export): how to prepare images. */
+  inference?: InferenceConfig;
 }
 
 /** Options of {@link Learner.fit}. */
@@ -107,16 +111,20 @@ export class Learner {
   /** The last validation: `[valid_loss, ...metrics]`, or undefined when skipped. */
   validResults: number[] | undefined;
 
-  private dataLoaders: DataLoaders;
+  private dataLoaders: DataLoaders | undefined;
+  private readonly storedInference: InferenceConfig | undefined;
   private frozenIdx = 0;
   private varsCache: tf.Variable[] | undefined;
   private readonly groups: ParamGroup[];
 
-  constructor(dls: DataLoaders, model: tf.LayersModel, opts: LearnerOptions = {}) {
+  constructor(dls: DataLoaders | undefined, model: tf.LayersModel, opts: LearnerOptions = {}) {
+    if (!dls && !opts.inference) throw new Error('fastvision: a Learner needs DataLoaders (or, for inference only, an inference config)');
     this.dataLoaders = dls;
+    this.storedInference = opts.inference;
     this.model = model;
     this.layerGroups = opts.layerGroups ?? [model.layers.filter((l) => l.weights.length > 0)];
-    this.lossFunc = opts.lossFunc ?? (dls.multiLabel ? bceWithLogitsLossFlat() : crossEntropyLossFlat());
+    const multiLabel = dls ? dls.multiLabel : opts.inference!.multiLabel;
+    this.lossFunc = opts.lossFunc ?? (multiLabel ? bceWithLogitsLossFlat() : crossEntropyLossFlat());
     this.metrics = (opts.metrics ?? []).map(toMetric);
     this.wd = opts.wd ?? 0.01;
     this.trainBn = opts.trainBn ?? true;
@@ -135,17 +143,45 @@ export class Learner {
 
   /** The DataLoaders. Setting new ones (e.g. `dls.withSize(320)`) keeps the model and its weights. */
   get dls(): DataLoaders {
+    if (!this.dataLoaders) throw new Error('fastvision: this learner has no DataLoaders (it was loaded for inference); set learn.dls first');
     return this.dataLoaders;
   }
 
   set dls(next: DataLoaders) {
-    const prev = this.dataLoaders;
-    if (next.vocab.join('\u0000') !== prev.vocab.join('\u0000')) {
-      throw new Error(`fastvision: the new DataLoaders' vocab (${next.vocab.join(', ')}) differs from the learner's (${prev.vocab.join(', ')})`);
+    const vocab = this.inferenceConfig.vocab;
+    if (next.vocab.join('\u0000') !== vocab.join('\u0000')) {
+      throw new Error(`fastvision: the new DataLoaders' vocab (${next.vocab.join(', ')}) differs from the learner's (${vocab.join(', ')})`);
     }
     // Re-check normalisation: the weights were trained on these statistics.
-    if (prev.normalize && !next.normalize) next.normalize = prev.normalize;
+    const stats = this.inferenceConfig.normalize;
+    if (stats && !next.normalize) next.normalize = stats;
     this.dataLoaders = next;
+  }
+
+  /** Vocab, image size and normalisation: what `predict` and exports use. */
+  get inferenceConfig(): InferenceConfig {
+    const d = this.dataLoaders;
+    if (!d) return this.storedInference!;
+    return { vocab: [...d.vocab], multiLabel: d.multiLabel, resize: d.resizeSpec, normalize: d.normalize };
+  }
+
+  /** Predictions over the validation set (or `ds`), as fastai's `get_preds`. The caller disposes them. */
+  getPreds(opts: GetPredsOptions = {}): Promise<Preds> {
+    return getPreds(this, opts);
+  }
+
+  /** One image (a path or an encoded buffer) → `{ label, index, labels, probs }`, as fastai's `predict`. */
+  predict(item: string | Buffer): Promise<Prediction> {
+    return predict(this, item);
+  }
+
+  /**
+   * Writes `dir/model.json` and `dir/weights.bin` (a plain tfjs layers model) and
+   * `dir/fastvision.json` (vocab, image size, resize method, normalisation,
+   * architecture, version). No code is stored: loading an export runs none.
+   */
+  export(dir: string): Promise<string> {
+    return exportLearner(this, dir);
   }
 
   get nGroups(): number {

@@ -1,0 +1,96 @@
+import * as tf from '@tensorflow/tfjs';
+import type { DataLoader } from '../data/dataLoader.js';
+import { decodeImage, type ResizeSpec } from '../data/image.js';
+import { normalizePixels, type NormStats } from '../data/normalize.js';
+import type { Learner } from './learner.js';
+
+/** What a learner needs to predict on its own, without training data (kept in exports). */
+export interface InferenceConfig {
+  vocab: string[];
+  multiLabel: boolean;
+  resize: ResizeSpec;
+  normalize?: NormStats | undefined;
+}
+
+/** Options of {@link getPreds}. */
+export interface GetPredsOptions {
+  /** Which data: `'valid'` (default), `'train'` (in order, every item), or any DataLoader. */
+  ds?: 'valid' | 'train' | DataLoader;
+  /** Also return each item's loss. */
+  withLoss?: boolean;
+  /** Also return decoded predictions (class indices; multi-hot for multi-label). */
+  withDecoded?: boolean;
+}
+
+/** Predictions over a dataset. The caller owns the tensors. */
+export interface Preds {
+  /** Probabilities (the loss's activation: softmax or sigmoid), `[n, c]`. */
+  preds: tf.Tensor2D;
+  /** Targets: int32 class indices `[n]`, or multi-hot `[n, c]`. */
+  targs: tf.Tensor;
+  losses?: tf.Tensor1D;
+  decoded?: tf.Tensor;
+  /** Dataset indices of the items, in order. */
+  indices: number[];
+}
+
+/** fastai's `get_preds`: inference mode, no shuffling, every item, in order. */
+export async function getPreds(learn: Learner, opts: GetPredsOptions = {}): Promise<Preds> {
+  const { ds = 'valid', withLoss = false, withDecoded = false } = opts;
+  const dl = ds === 'valid' ? learn.dls.valid : ds === 'train' ? learn.dls.train.with({ shuffle: false, dropLast: false }) : ds;
+  const preds: tf.Tensor[] = [];
+  const targs: tf.Tensor[] = [];
+  const losses: tf.Tensor[] = [];
+  const indices: number[] = [];
+  for await (const { x, y, indices: idx } of dl) {
+    tf.tidy(() => {
+      const out = learn.model.apply(x, { training: false }) as tf.Tensor;
+      preds.push(tf.keep(learn.lossFunc.activation(out)));
+      if (withLoss) losses.push(tf.keep(learn.lossFunc(out, y, 'none')));
+    });
+    targs.push(y);
+    indices.push(...idx);
+    x.dispose();
+  }
+  const result: Preds = { preds: concatAndDispose(preds) as tf.Tensor2D, targs: concatAndDispose(targs), indices };
+  if (withLoss) result.losses = concatAndDispose(losses) as tf.Tensor1D;
+  if (withDecoded) result.decoded = tf.tidy(() => learn.lossFunc.decodes(result.preds));
+  return result;
+}
+
+function concatAndDispose(parts: tf.Tensor[]): tf.Tensor {
+  const out = parts.length === 1 ? parts[0]!.clone() : tf.concat(parts, 0);
+  tf.dispose(parts);
+  return out;
+}
+
+/** What {@link predict} says about one image. */
+export interface Prediction {
+  /** The predicted class (single-label), or the classes over the threshold joined by ';' (multi-label). */
+  label: string;
+  /** Its index in the vocab (single-label), or -1 (multi-label). */
+  index: number;
+  /** Predicted labels (one for single-label data). */
+  labels: string[];
+  /** Probability of each class, in vocab order. */
+  probs: number[];
+}
+
+/** fastai's `predict`: one image file (or encoded buffer) through the validation pipeline. */
+export async function predict(learn: Learner, item: string | Buffer): Promise<Prediction> {
+  const cfg = learn.inferenceConfig;
+  const pixels = await decodeImage(item, cfg.resize);
+  const x = normalizePixels(pixels, [1, cfg.resize.height, cfg.resize.width, 3], cfg.normalize);
+  const [probs, decoded] = tf.tidy(() => {
+    const p = learn.lossFunc.activation(learn.model.apply(x, { training: false }) as tf.Tensor);
+    return [p.dataSync(), learn.lossFunc.decodes(p).dataSync()];
+  });
+  x.dispose();
+  const probList = Array.from(probs!);
+  if (cfg.multiLabel) {
+    const labels = cfg.vocab.filter((_, k) => decoded![k]! > 0);
+    return { label: labels.join(';'), index: -1, labels, probs: probList };
+  }
+  const index = decoded![0]!;
+  return { label: cfg.vocab[index]!, index, labels: [cfg.vocab[index]!], probs: probList };
+}
