@@ -40,10 +40,47 @@ export type { ArchName, PretrainedConfig } from './vision/pretrained.js';
 export { pretrainedWeights, weightsLocation } from './vision/weights.js';
 export { loadStateDict } from './vision/torchWeights.js';
 export type { KeyMap, LoadStateDictOptions } from './vision/torchWeights.js';
-export { loadSafetensors, parseSafetensors, serializeSafetensors } from './vision/safetensors.js';
+export { loadSafetensors, parseSafetensors, safetensorsMetadata, serializeSafetensors } from './vision/safetensors.js';
 export type { SafetensorsDtype, TensorData } from './vision/safetensors.js';
 export { buildMobilenetV2 } from './vision/archs/mobilenetV2.js';
 export { buildResnet, resnetConfigs } from './vision/archs/resnet.js';
 export type { ResNetConfig } from './vision/archs/resnet.js';
+
+
+export { Learner } from './learner/learner.js';
+export type { FineTuneOptions, FitOneCycleOptions, FitOptions, LearnerOptions, LrFindOptions, LrFindResult } from './learner/learner.js';
+export { visionLearner, cnnLearner } from './learner/visionLearner.js';
+export type { VisionLearnerOptions } from './learner/visionLearner.js';
+export { loadLearner } from './learner/export.js';
+export type { ExportMeta } from './learner/export.js';
+export type { GetPredsOptions, InferenceConfig, Prediction, Preds, TtaOptions } from './learner/inference.js';
+export { slice, evenMults, expandHyper, HyperSlice } from './learner/hyper.js';
+export type { HyperValue } from './learner/hyper.js';
+export { schedLin, schedCos, schedNo, schedExp, schedPoly, combineScheds, combinedCos } from './learner/schedules.js';
+export type { Sched } from './learner/schedules.js';
+export { Adam, adamDefaults } from './learner/optimizer.js';
+export type { Hypers, OptimizerSnapshot, ParamGroup } from './learner/optimizer.js';
+export {
+  Callback,
+  CancelBatchException,
+  CancelEpochException,
+  CancelFitException,
+  CancelTrainException,
+  CancelValidException,
+  events,
+} from './learner/callback.js';
+export type { EventName } from './learner/callback.js';
+export { Recorder, SmoothLoss } from './learner/recorder.js';
+export { ParamScheduler } from './learner/scheduler.js';
+export type { GroupScheds } from './learner/scheduler.js';
+export { ProgressCallback, formatTime } from './learner/progress.js';
+export { SaveModelCallback, EarlyStoppingCallback, CSVLogger } from './learner/trackers.js';
+export type { MonitorOptions } from './learner/trackers.js';
+export { LRFinder, valley, slide, slideWith, minimum, steep, suggestionFuncs } from './learner/lrFinder.js';
+export type { SuggestionFunc, SuggestionName } from './learner/lrFinder.js';
+export { crossEntropyLossFlat, bceWithLogitsLossFlat } from './learner/losses.js';
+export type { LossFunc } from './learner/losses.js';
+export { accuracy, errorRate, accuracyMulti, avgMetric, Precision, Recall, F1Score, toMetric } from './learner/metrics.js';
+export type { AveragedMetricOptions, Metric, MetricFn, MetricLike } from './learner/metrics.js';
 
 export { version } from './version.js';

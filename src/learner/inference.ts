@@ -3,6 +3,7 @@ import type { DataLoader } from '../data/dataLoader.js';
 import { decodeImage, type ResizeSpec } from '../data/image.js';
 import { normalizePixels, type NormStats } from '../data/normalize.js';
 import type { Learner } from './learner.js';
+import { rng } from '../data/splitters.js';
 
 /** What a learner needs to predict on its own, without training data (kept in exports). */
 export interface InferenceConfig {
@@ -12,7 +13,7 @@ export interface InferenceConfig {
   normalize?: NormStats | undefined;
 }
 
-/** Options of {@link getPreds}. */
+/** Options of `learn.getPreds` ({@link Learner.getPreds}). */
 export interface GetPredsOptions {
   /** Which data: `'valid'` (default), `'train'` (in order, every item), or any DataLoader. */
   ds?: 'valid' | 'train' | DataLoader;
@@ -64,7 +65,7 @@ function concatAndDispose(parts: tf.Tensor[]): tf.Tensor {
   return out;
 }
 
-/** What {@link predict} says about one image. */
+/** What `learn.predict` ({@link Learner.predict}) says about one image. */
 export interface Prediction {
   /** The predicted class (single-label), or the classes over the threshold joined by ';' (multi-label). */
   label: string;
@@ -93,4 +94,56 @@ export async function predict(learn: Learner, item: string | Buffer): Promise<Pr
   }
   const index = decoded![0]!;
   return { label: cfg.vocab[index]!, index, labels: [cfg.vocab[index]!], probs: probList };
+}
+
+/** Options of `learn.tta` ({@link Learner.tta}), with fastai's defaults. */
+export interface TtaOptions {
+  ds?: 'valid' | 'train' | DataLoader;
+  /** Augmented passes. Default 4. */
+  n?: number;
+  /** Weight of the plain pass: `(1 − beta)·mean(augmented) + beta·plain`. Default 0.25. */
+  beta?: number;
+  /** Seeds the augmentations. Default 0. */
+  seed?: number;
+}
+
+/**
+ * fastai's test-time augmentation: `n` augmented passes averaged, blended with one
+ * plain pass as `lerp(aug, plain, beta)`. fastvision's DataLoaders have no training
+ * augmentations, so each pass flips the batch horizontally (every other pass) and
+ * crops a random 90–100% of it, resized back. Returns probabilities and targets.
+ */
+export async function tta(learn: Learner, opts: TtaOptions = {}): Promise<{ preds: tf.Tensor2D; targs: tf.Tensor }> {
+  const { ds = 'valid', n = 4, beta = 0.25, seed = 0 } = opts;
+  const dl = ds === 'valid' ? learn.dls.valid : ds === 'train' ? learn.dls.train.with({ shuffle: false, dropLast: false }) : ds;
+  const random = rng(seed);
+  const blended: tf.Tensor[] = [];
+  const targs: tf.Tensor[] = [];
+  for await (const { x, y } of dl) {
+    const boxes = Array.from({ length: n }, () => {
+      const scale = 0.9 + 0.1 * random();
+      const top = (1 - scale) * random();
+      const left = (1 - scale) * random();
+      return [top, left, top + scale, left + scale];
+    });
+    blended.push(
+      tf.tidy(() => {
+        const probs = (input: tf.Tensor4D) => learn.lossFunc.activation(learn.model.apply(input, { training: false }) as tf.Tensor);
+        const [b, h, w] = x.shape;
+        const augmented = boxes.map((box, i) => {
+          const flipped = i % 2 ? tf.image.flipLeftRight(x) : x;
+          const crop = tf.image.cropAndResize(flipped, tf.tensor2d(Array(b).fill(box)), tf.range(0, b, 1, 'int32'), [h, w]);
+          return probs(crop);
+        });
+        const aug = tf.div(tf.addN(augmented), n);
+        return tf.add(tf.mul(aug, 1 - beta), tf.mul(probs(x), beta));
+      }),
+    );
+    targs.push(y);
+    x.dispose();
+  }
+  const preds = tf.concat(blended, 0) as tf.Tensor2D;
+  const targ = tf.concat(targs, 0);
+  tf.dispose([...blended, ...targs]);
+  return { preds, targs: targ };
 }

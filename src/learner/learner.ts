@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, DataLoader } from '../data/dataLoader.js';
 import type { DataLoaders } from '../data/dataLoaders.js';
@@ -13,7 +14,8 @@ import {
 import { expandHyper, slice, type HyperValue } from './hyper.js';
 import { bceWithLogitsLossFlat, crossEntropyLossFlat, type LossFunc } from './losses.js';
 import { exportLearner } from './export.js';
-import { getPreds, predict, type GetPredsOptions, type InferenceConfig, type Prediction, type Preds } from './inference.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { getPreds, predict, tta, type GetPredsOptions, type InferenceConfig, type Prediction, type Preds, type TtaOptions } from './inference.js';
 import { LRFinder, suggestionFuncs, type SuggestionName } from './lrFinder.js';
 import { toMetric, type Metric, type MetricLike } from './metrics.js';
 import { Adam, type ParamGroup } from './optimizer.js';
@@ -168,6 +170,26 @@ export class Learner {
   /** Predictions over the validation set (or `ds`), as fastai's `get_preds`. The caller disposes them. */
   getPreds(opts: GetPredsOptions = {}): Promise<Preds> {
     return getPreds(this, opts);
+  }
+
+  /** Test-time augmentation over the validation set (or `ds`), as fastai's `tta`. The caller disposes the tensors. */
+  tta(opts: TtaOptions = {}): Promise<{ preds: tf.Tensor2D; targs: tf.Tensor }> {
+    return tta(this, opts);
+  }
+
+  /** Base directory for `save`/`load` (fastai's `learn.path`): the DataLoaders' path, or '.'. */
+  get path(): string {
+    return this.dataLoaders?.path ?? '.';
+  }
+
+  /** Saves weights and optimizer state to `<path>/models/<name>.safetensors`, for resuming; returns the file. */
+  save(name: string): Promise<string> {
+    return saveCheckpoint(this, join(this.path, 'models', `${name}.safetensors`));
+  }
+
+  /** Loads what {@link save} wrote. */
+  async load(name: string): Promise<void> {
+    await loadCheckpoint(this, join(this.path, 'models', `${name}.safetensors`));
   }
 
   /** One image (a path or an encoded buffer) → `{ label, index, labels, probs }`, as fastai's `predict`. */

@@ -13,7 +13,8 @@ export function formatTime(seconds: number): string {
  * progress bar over each epoch's batches on a terminal.
  */
 export class ProgressCallback extends Callback {
-  override order = 70;
+  // Right after the Recorder (50), before trackers (60) that may end the fit after an epoch.
+  override order = 55;
   private names: string[] = [];
   private bar: Progress | undefined;
 

@@ -55,6 +55,13 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Map<string,
 }
 
 /** Reads and parses a safetensors file. */
+/** The `__metadata__` of a safetensors buffer (string → string), or `{}`. */
+export function safetensorsMetadata(bytes: Uint8Array): Record<string, string> {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as { __metadata__?: Record<string, string> };
+  return header.__metadata__ ?? {};
+}
+
 export async function loadSafetensors(file: string): Promise<Map<string, TensorData>> {
   let bytes: Buffer;
   try {
@@ -122,9 +129,9 @@ export function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-/** Writes tensors as a safetensors buffer (F32): for exports and for tests. */
-export function serializeSafetensors(tensors: Record<string, { shape: number[]; values: Float32Array }>): Uint8Array {
-  const header: Record<string, unknown> = {};
+/** Writes tensors as a safetensors buffer (F32), with optional string metadata: for checkpoints and tests. */
+export function serializeSafetensors(tensors: Record<string, { shape: number[]; values: Float32Array }>, metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.values.byteLength] };
