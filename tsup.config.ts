@@ -1,6 +1,16 @@
 import { defineConfig } from 'tsup';
 
-const common = { target: 'node20', platform: 'node', sourcemap: true, splitting: false } as const;
+const common = {
+  target: 'node20',
+  platform: 'node',
+  sourcemap: true,
+  splitting: false,
+  // Keep `import()` as is in the CommonJS build too: vega is ESM-only, and optional
+  // backends are loaded on demand.
+  esbuildOptions(options: { supported?: Record<string, boolean> }) {
+    options.supported = { ...options.supported, 'dynamic-import': true };
+  },
+} as const;
 
 export default defineConfig([
   {

@@ -19,6 +19,7 @@ import { getPreds, predict, tta, type GetPredsOptions, type InferenceConfig, typ
 import { LRFinder, suggestionFuncs, type SuggestionName } from './lrFinder.js';
 import { toMetric, type Metric, type MetricLike } from './metrics.js';
 import { Adam, type ParamGroup } from './optimizer.js';
+import { writeLineChart, type MarkedPoint } from '../plot/lineChart.js';
 import { ProgressCallback } from './progress.js';
 import { Recorder } from './recorder.js';
 import { ParamScheduler } from './scheduler.js';
@@ -76,6 +77,8 @@ export interface LrFindOptions {
   numIt?: number;
   stopDiv?: boolean;
   suggestFuncs?: SuggestionName[];
+  /** Also draw loss against lr (log scale) with the suggestions marked, to this PNG (or SVG). */
+  plot?: string;
 }
 
 /** What {@link Learner.lrFind} found: the asked-for suggestions, and the curve. */
@@ -277,7 +280,7 @@ export class Learner {
    * model and optimizer exactly and returns the suggestions.
    */
   async lrFind(opts: LrFindOptions = {}): Promise<LrFindResult> {
-    const { startLr = 1e-7, endLr = 10, numIt = 100, stopDiv = true, suggestFuncs = ['valley'] } = opts;
+    const { startLr = 1e-7, endLr = 10, numIt = 100, stopDiv = true, suggestFuncs = ['valley'], plot } = opts;
     const weights = this.model.weights.map((w) => tf.clone(w.read()));
     const optState = this.opt.snapshot();
     const logger = this.logger;
@@ -297,8 +300,27 @@ export class Learner {
     const nan = losses.findIndex((l) => Number.isNaN(l));
     if (nan >= 0) losses = losses.slice(0, nan);
     const result: LrFindResult = { lrs: this.recorder.lrs.slice(), losses: this.recorder.losses.slice() };
+    const marks: MarkedPoint[] = [];
     for (const name of suggestFuncs) {
-      result[name] = losses.length ? suggestionFuncs[name](lrs.slice(0, losses.length), losses, numIt)[0] : Number.NaN;
+      if (!losses.length) {
+        result[name] = Number.NaN;
+        continue;
+      }
+      const [lr, [x, y]] = suggestionFuncs[name](lrs.slice(0, losses.length), losses, numIt);
+      result[name] = lr;
+      marks.push({ name, x, y });
+    }
+    if (plot) {
+      // fastai's plot_lr_find: the curve without its last 5 points, log x axis, suggestions marked.
+      const end = Math.max(1, result.lrs.length - 5);
+      await writeLineChart({
+        series: [{ name: 'loss', x: result.lrs.slice(0, end), y: result.losses.slice(0, end) }],
+        points: marks,
+        xLog: true,
+        xTitle: 'Learning Rate',
+        yTitle: 'Loss',
+        file: plot,
+      });
     }
     return result;
   }

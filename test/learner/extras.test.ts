@@ -32,6 +32,15 @@ describe('lrFind', () => {
     tf.dispose([...snap.state.values(), ...after.state.values()].flatMap((s) => [s.gradAvg, s.sqrAvg]));
   });
 
+  it('plot: writes loss against lr as a PNG', async () => {
+    const learn = await tinyLearner({}, 2);
+    const file = join(tempDir(), 'lr.png');
+    await learn.lrFind({ numIt: 20, plot: file });
+    const meta = await (await import('sharp')).default(file).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.width).toBeGreaterThan(500);
+  });
+
   it('stops when the smoothed loss passes 4× its best', async () => {
     const learn = await tinyLearner({}, 2);
     const found = await learn.lrFind({ startLr: 1e-2, endLr: 1e6, numIt: 100 });

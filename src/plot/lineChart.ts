@@ -1,0 +1,79 @@
+import sharp from 'sharp';
+import { writeFileAtomic } from '../core/atomicWrite.js';
+
+/** One line of a chart. */
+export interface Series {
+  name: string;
+  x: readonly number[];
+  y: readonly number[];
+}
+
+/** A marked point (e.g. an LR-finder suggestion). */
+export interface MarkedPoint {
+  name: string;
+  x: number;
+  y: number;
+}
+
+export interface LineChartOptions {
+  series: Series[];
+  points?: MarkedPoint[];
+  xTitle: string;
+  yTitle: string;
+  title?: string;
+  /** Log-scale x axis (learning rates). */
+  xLog?: boolean;
+  /** `.png` (default) or `.svg`. */
+  file: string;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Draws lines (and marked points) with vega-lite, rendered headless to SVG by vega
+ * and rasterised by sharp; writes the file atomically and returns its path.
+ */
+export async function writeLineChart(opts: LineChartOptions): Promise<string> {
+  const { series, points = [], xTitle, yTitle, title, xLog = false, file, width = 520, height = 320 } = opts;
+  const values = series.flatMap((s) => s.x.map((x, i) => ({ series: s.name, x, y: s.y[i]! })).filter((d) => Number.isFinite(d.y) && Number.isFinite(d.x)));
+  if (values.length === 0) throw new Error(`fastvision: nothing to plot in ${file}`);
+  const xs = values.map((d) => d.x);
+  const x = {
+    field: 'x',
+    type: 'quantitative',
+    title: xTitle,
+    scale: xLog ? { type: 'log' } : { zero: false },
+    axis: xLog ? { values: decades(Math.min(...xs), Math.max(...xs)), format: '.0e', grid: false } : { grid: false },
+  };
+  const y = { field: 'y', type: 'quantitative', title: yTitle, scale: { zero: false } };
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width,
+    height,
+    background: 'white',
+    ...(title ? { title } : {}),
+    layer: [
+      { data: { values }, mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color: { field: 'series', type: 'nominal', title: null, legend: series.length > 1 ? {} : null } } },
+      ...(points.length
+        ? [{ data: { values: points }, mark: { type: 'point', filled: true, size: 140 }, encoding: { x, y, shape: { field: 'name', type: 'nominal', title: null }, color: { value: '#d62728' } } }]
+        : []),
+    ],
+  };
+  return writeVegaLite(spec, file);
+}
+
+/** Renders any vega-lite spec to `file` (.png or .svg). */
+export async function writeVegaLite(spec: object, file: string): Promise<string> {
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+  const view = new vega.View(vega.parse(vl.compile(spec as Parameters<typeof vl.compile>[0]).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  await writeFileAtomic(file, file.toLowerCase().endsWith('.svg') ? svg : await sharp(Buffer.from(svg), { density: 144 }).png().toBuffer());
+  return file;
+}
+
+function decades(min: number, max: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) out.push(10 ** e);
+  return out;
+}
