@@ -32,6 +32,11 @@ describe('lrFind', () => {
     tf.dispose([...snap.state.values(), ...after.state.values()].flatMap((s) => [s.gradAvg, s.sqrAvg]));
   });
 
+  it('runs 100 iterations by default', async () => {
+    const learn = await tinyLearner({}, 2);
+    expect((await learn.lrFind({ stopDiv: false })).lrs).toHaveLength(100);
+  });
+
   it('plot: writes loss against lr as a PNG', async () => {
     const learn = await tinyLearner({}, 2);
     const file = join(tempDir(), 'lr.png');

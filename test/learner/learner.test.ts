@@ -66,6 +66,10 @@ describe('fitOneCycle and fineTune schedules', () => {
     expect(log.lrs[n - 1]![2]).toBeCloseTo(oneCycle((n - 1) / n, 0.99, 2e-3 / 25, 2e-3, 2e-3 / 1e5), 15);
     const second = log.lrs[n]!;
     [1e-5, 1e-4, 1e-3].forEach((m, g) => expect(second[g]).toBeCloseTo(m / 5, 17));
+    // Second phase: pctStart 0.3, div 5, divFinal 1e5, at every iteration (to 1e-12 of lr_max).
+    for (let i = 0; i < n; i++) {
+      [1e-5, 1e-4, 1e-3].forEach((m, g) => expect(Math.abs(log.lrs[n + i]![g]! - oneCycle(i / n, 0.3, m / 5, m, m / 1e5))).toBeLessThan(1e-12 * m));
+    }
     // Frozen phase trains the head and the (frozen group's) BatchNorm; then everything.
     expect(log.trainable[0]).toBe(2 + 2);
     expect(log.trainable[n]).toBe(2 + 2 + 2);
