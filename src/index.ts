@@ -83,4 +83,15 @@ export type { LossFunc } from './learner/losses.js';
 export { accuracy, errorRate, accuracyMulti, avgMetric, Precision, Recall, F1Score, toMetric } from './learner/metrics.js';
 export type { AveragedMetricOptions, Metric, MetricFn, MetricLike } from './learner/metrics.js';
 
+export { ClassificationInterpretation, plotTopPredictions } from './interpret/classificationInterpretation.js';
+export type { ConfusionMatrixPlotOptions, ImageSource, InterpretationData } from './interpret/classificationInterpretation.js';
+export { classificationReport, formatClassificationReport } from './interpret/report.js';
+export type { ClassificationReport, ReportRow } from './interpret/report.js';
+export { writeImageGrid } from './plot/imageGrid.js';
+export type { GridImage, ImageGridOptions } from './plot/imageGrid.js';
+export { writeLineChart, writeLineCharts, writeVegaLite } from './plot/lineChart.js';
+export type { ChartSpec, LineChartOptions, MarkedPoint, Series } from './plot/lineChart.js';
+export { writeHeatmap } from './plot/heatmap.js';
+export type { HeatmapOptions } from './plot/heatmap.js';
+
 export { version } from './version.js';

@@ -102,6 +102,20 @@ export class DataLoaders {
     return { ...this.dataset.spec };
   }
 
+  /** Item `index`'s decoded pixels at this size (uint8 RGB, as in a batch before normalisation), for pictures. */
+  async image(index: number): Promise<{ pixels: Uint8Array; width: number; height: number }> {
+    const pixels = await this.dataset.load(index);
+    if (!pixels) throw new Error(`fastvision: item ${index} is a bad image that was skipped`);
+    return { pixels, width: this.dataset.spec.width, height: this.dataset.spec.height };
+  }
+
+  /** Where item `index` came from (file and row), for captions and reports. */
+  itemAt(index: number): { file: string; origin: string } {
+    const item = this.dataset.items[index];
+    if (!item) throw new Error(`fastvision: no item ${index} (the dataset has ${this.dataset.items.length})`);
+    return { file: item.file, origin: item.origin };
+  }
+
   /** Images left out with `onBadImage: 'skip'`, and why (grows as bad images are met while loading). */
   get skipped(): readonly SkippedItem[] {
     return this.dataset.skipped;

@@ -1,3 +1,4 @@
+import { writeLineChart, writeLineCharts } from '../plot/lineChart.js';
 import { Callback } from './callback.js';
 
 /**
@@ -73,6 +74,31 @@ export class Recorder extends Callback {
     this.values.push([this.smooth.value, ...(valid ?? [])]);
     this.iters.push(this.losses.length);
     this.times.push((performance.now() - this.epochStart) / 1000);
+  }
+
+  /**
+   * Training loss (smoothed, per iteration, from `skipStart`) and validation loss (per
+   * epoch, at its last iteration), as fastai's `plot_loss`; returns the path.
+   */
+  plotLoss(opts: { skipStart?: number; withValid?: boolean; file?: string } = {}): Promise<string> {
+    const { skipStart = 5, withValid = true, file = 'loss.png' } = opts;
+    const train = { name: 'train', x: this.losses.map((_, i) => i).slice(skipStart), y: this.losses.slice(skipStart) };
+    const k = this.metricNames.indexOf('valid_loss');
+    const valid = { name: 'valid', x: this.iters.map((it) => it - 1), y: this.values.map((v) => v[k]!) };
+    const series = withValid && valid.y.every(Number.isFinite) && valid.y.length ? [train, valid] : [train];
+    return writeLineChart({ series, xTitle: 'iteration', yTitle: 'loss', title: 'Loss', file });
+  }
+
+  /** Learning rate and momentum of the last layer group per iteration, side by side (fastai's `plot_sched`). */
+  plotSched(opts: { file?: string } = {}): Promise<string> {
+    const x = this.lrs.map((_, i) => i);
+    return writeLineCharts(
+      [
+        { series: [{ name: 'lr', x, y: this.lrs }], xTitle: 'iteration', yTitle: 'learning rate', title: 'lr', width: 360, height: 260 },
+        { series: [{ name: 'mom', x, y: this.moms }], xTitle: 'iteration', yTitle: 'momentum', title: 'mom', width: 360, height: 260 },
+      ],
+      opts.file ?? 'schedule.png',
+    );
   }
 
   /** The last epoch's row, as fastai's `final_record`. */

@@ -15,7 +15,7 @@ export interface MarkedPoint {
   y: number;
 }
 
-export interface LineChartOptions {
+export interface ChartSpec {
   series: Series[];
   points?: MarkedPoint[];
   xTitle: string;
@@ -23,10 +23,13 @@ export interface LineChartOptions {
   title?: string;
   /** Log-scale x axis (learning rates). */
   xLog?: boolean;
-  /** `.png` (default) or `.svg`. */
-  file: string;
   width?: number;
   height?: number;
+}
+
+export interface LineChartOptions extends ChartSpec {
+  /** `.png` (default) or `.svg`. */
+  file: string;
 }
 
 /**
@@ -34,23 +37,32 @@ export interface LineChartOptions {
  * and rasterised by sharp; writes the file atomically and returns its path.
  */
 export async function writeLineChart(opts: LineChartOptions): Promise<string> {
-  const { series, points = [], xTitle, yTitle, title, xLog = false, file, width = 520, height = 320 } = opts;
+  return writeVegaLite({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...lineChartSpec(opts) }, opts.file);
+}
+
+/** Several charts side by side in one picture (e.g. lr and momentum schedules). */
+export async function writeLineCharts(charts: ChartSpec[], file: string): Promise<string> {
+  return writeVegaLite({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', hconcat: charts.map(lineChartSpec), resolve: { scale: { color: 'independent', shape: 'independent' } } }, file);
+}
+
+function lineChartSpec(opts: ChartSpec): object {
+  const { series, points = [], xTitle, yTitle, title, xLog = false, width = 520, height = 320 } = opts;
   const values = series.flatMap((s) => s.x.map((x, i) => ({ series: s.name, x, y: s.y[i]! })).filter((d) => Number.isFinite(d.y) && Number.isFinite(d.x)));
-  if (values.length === 0) throw new Error(`fastvision: nothing to plot in ${file}`);
+  if (values.length === 0) throw new Error(`fastvision: nothing to plot${title ? ` in '${title}'` : ''}`);
   const xs = values.map((d) => d.x);
   const x = {
     field: 'x',
     type: 'quantitative',
     title: xTitle,
     scale: xLog ? { type: 'log' } : { zero: false },
-    axis: xLog ? { values: decades(Math.min(...xs), Math.max(...xs)), format: '.0e', grid: false } : { grid: false },
+    axis: xLog
+      ? { values: decades(Math.min(...xs), Math.max(...xs)), format: '.0e', grid: false }
+      : { grid: false, ...(xs.every(Number.isInteger) ? { format: 'd', tickMinStep: 1 } : {}) },
   };
   const y = { field: 'y', type: 'quantitative', title: yTitle, scale: { zero: false } };
-  const spec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+  return {
     width,
     height,
-    background: 'white',
     ...(title ? { title } : {}),
     layer: [
       { data: { values }, mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color: { field: 'series', type: 'nominal', title: null, legend: series.length > 1 ? {} : null } } },
@@ -59,7 +71,6 @@ export async function writeLineChart(opts: LineChartOptions): Promise<string> {
         : []),
     ],
   };
-  return writeVegaLite(spec, file);
 }
 
 /** Renders any vega-lite spec to `file` (.png or .svg). */
