@@ -13,7 +13,7 @@ let data: Awaited<ReturnType<typeof writePatterns>>;
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm' });
-  data = await writePatterns(160);
+  data = await writePatterns(240);
 });
 
 describe('the study workflow on the wasm backend', () => {

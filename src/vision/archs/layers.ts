@@ -21,17 +21,20 @@ export function pad(x: Sym, p: number, name: string): Sym {
   return p === 0 ? x : (tf.layers.zeroPadding2d({ padding: p, name }).apply(x) as Sym);
 }
 
+/** torchvision's conv init: Kaiming normal, fan-out, for ReLU (what `pretrained: false` starts from). */
+const kaimingFanOut = () => tf.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal' });
+
 export function conv(x: Sym, { filters, kernel, stride = 1, pad: p = 0, name }: ConvOpts): Sym {
   const padded = pad(x, p, `${name}_pad`);
   return tf.layers
-    .conv2d({ filters, kernelSize: kernel, strides: stride, padding: 'valid', useBias: false, name })
+    .conv2d({ filters, kernelSize: kernel, strides: stride, padding: 'valid', useBias: false, kernelInitializer: kaimingFanOut(), name })
     .apply(padded) as Sym;
 }
 
 export function depthwiseConv(x: Sym, { kernel, stride = 1, pad: p = 0, name }: Omit<ConvOpts, 'filters'>): Sym {
   const padded = pad(x, p, `${name}_pad`);
   return tf.layers
-    .depthwiseConv2d({ kernelSize: kernel, strides: stride, padding: 'valid', useBias: false, name })
+    .depthwiseConv2d({ kernelSize: kernel, strides: stride, padding: 'valid', useBias: false, depthwiseInitializer: kaimingFanOut(), name })
     .apply(padded) as Sym;
 }
 
