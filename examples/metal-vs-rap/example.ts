@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backendInfo, initBackend, type ArchName } from 'fastvision';
+import { fetchDataset } from './fetch.js';
 import { writeSyntheticCovers } from './synthetic.js';
 import { runStudy } from './train.js';
 
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     bs: { type: 'string' },
     lr: { type: 'string', default: 'auto' },
     quick: { type: 'boolean', default: false },
+    contact: { type: 'string' },
     demo: { type: 'boolean', default: false },
     'demo-images': { type: 'string', default: '160' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -37,9 +39,20 @@ async function main(): Promise<void> {
   let data = values.data!;
   let demo = values.demo!;
   if (!demo && !existsSync(join(data, 'albums.csv'))) {
-    // The MusicBrainz fetcher is not part of this version yet (see the README).
-    console.log(`No ${join(data, 'albums.csv')} and no fetcher in this version: running the synthetic demo instead (--demo).`);
-    demo = true;
+    const contact = values.contact ?? process.env.MB_CONTACT;
+    if (!contact) {
+      console.log(`No ${join(data, 'albums.csv')} and no contact for MusicBrainz (--contact or MB_CONTACT): running the synthetic demo instead (--demo).`);
+      demo = true;
+    } else {
+      try {
+        await fetchDataset({ out: data, contact, ...(process.env.MB_URL ? { mbUrl: process.env.MB_URL } : {}), ...(process.env.CAA_URL ? { caaUrl: process.env.CAA_URL } : {}) });
+      } catch (err) {
+        const offline = /fetch failed|ENOTFOUND|ECONNREFUSED|EAI_AGAIN|ETIMEDOUT/.test(`${(err as Error).message} ${(err as Error).cause ?? ''}`);
+        if (!offline) throw err;
+        console.log('MusicBrainz is unreachable and there is no data: running the synthetic demo instead (--demo).');
+        demo = true;
+      }
+    }
   }
   await initBackend();
   const gpu = backendInfo().gpu;
