@@ -25,8 +25,10 @@ export const valley: SuggestionFunc = (lrs, losses) => {
     }
   }
   const sections = (maxEnd - maxStart) / 3;
+  // maxStart can be −1 (fastai's index arithmetic); Python then reads from the end, and so do we.
   const idx = maxStart + Math.trunc(sections) + Math.trunc(sections / 2);
-  return [lrs[idx]!, [lrs[idx]!, losses[idx]!]];
+  const i = idx < 0 ? n + idx : idx;
+  return [lrs[i]!, [lrs[i]!, losses[i]!]];
 };
 
 /** numpy's `gradient` over the index: central differences inside, one-sided at the ends. */

@@ -10,6 +10,10 @@ describe('LR-finder suggestion functions', () => {
     expect(valley(lrs, losses, 100)).toEqual([20, [20, 4]]);
   });
 
+  it('valley on a two-point decrease: max_start = 1 − 2 = −1, so idx −1 reads the last lr, as Python does', () => {
+    expect(valley([1e-3, 1e-2], [3, 2], 100)).toEqual([1e-2, [1e-2, 2]]);
+  });
+
   it('slide: walks left from the end until the loss gradients 15 apart agree → lrs[9]', () => {
     // flat (0) for i ≤ 9, then −1 per step to −10 at i = 19, then flat.
     const losses = Array.from({ length: 30 }, (_, i) => (i <= 9 ? 0 : i <= 19 ? -(i - 9) : -10));
