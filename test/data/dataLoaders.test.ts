@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DataLoaders, ImageCache, imagenetStats, initBackend, type Row } from '../../src/index.js';
-import { tempDir, writeImage, writeImages, type Rgb } from '../helpers/images.js';
+import { tempDir, writeImages, type Rgb } from '../helpers/images.js';
 
 const red: Rgb = [255, 0, 0];
 const green: Rgb = [0, 255, 0];

@@ -1,6 +1,6 @@
 import { Conv2DBackpropFilter, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { withScope } from './kernelScope.js';
-import { dims4, forwardConvInfo } from './geometry.js';
+import { forwardConvInfo } from './geometry.js';
 
 /**
  * dW of a 2-D convolution as one XNNPACK forward convolution: with batch and channels
