@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { backendInfo, backendSpecs, initBackend, type BackendName } from '../src/index.js';
 import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
 import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';
+import { useFastTraining } from '../src/vision/fastTraining.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -26,6 +27,8 @@ const { values: opts } = parseArgs({
     size: { type: 'string', default: '128' },
     torch: { type: 'boolean', default: true },
     'no-torch': { type: 'boolean', default: false },
+    /** Plain tfjs-layers models, without the model-level speed-ups a Learner applies. */
+    stock: { type: 'boolean', default: false },
   },
 });
 const steps = Number(opts.steps);
@@ -71,6 +74,8 @@ async function benchBackend(name: BackendName): Promise<Row[]> {
   const rows: Row[] = [];
   for (const net of nets) {
     const model = builders[net]!();
+    // What a Learner does to its model before training.
+    if (!opts.stock) useFastTraining(model);
     const x = tf.randomNormal([batch, size, size, 3]);
     const y = tf.oneHot(tf.randomUniform([batch], 0, 1000, 'int32') as tf.Tensor1D, 1000);
     const optimizer = tf.train.sgd(0.01);
@@ -135,7 +140,7 @@ async function main() {
     process.stderr.write(`backend ${b}\n`);
     rows.push(...(await benchBackend(b)));
     const info = backendInfo();
-    notes.push(`${b}: ${info.package} ${info.version}, simd ${info.simd ?? 'n/a'}, ${info.threads} thread(s)`);
+    notes.push(`${b}: ${info.package} ${info.version}, simd ${info.simd ?? 'n/a'}, ${info.threads} thread(s)${opts.stock ? ', stock tfjs-layers models (--stock)' : ''}`);
   }
   let torchRows: Row[] = [];
   if (opts.torch && !opts['no-torch'] && torchAvailable()) {

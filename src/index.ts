@@ -75,6 +75,8 @@ export { ParamScheduler } from './learner/scheduler.js';
 export type { GroupScheds } from './learner/scheduler.js';
 export { ProgressCallback, formatTime } from './learner/progress.js';
 export { SaveModelCallback, EarlyStoppingCallback, CSVLogger } from './learner/trackers.js';
+export { BnFreeze } from './learner/bnFreeze.js';
+export type { FeatureCache, FeatureCacheOptions, FeatureCacheStats } from './learner/featureCache.js';
 export type { MonitorOptions } from './learner/trackers.js';
 export { LRFinder, valley, slide, slideWith, minimum, steep, suggestionFuncs } from './learner/lrFinder.js';
 export type { SuggestionFunc, SuggestionName } from './learner/lrFinder.js';

@@ -90,12 +90,34 @@ export class DataLoader implements AsyncIterable<Batch> {
     throw new Error('fastvision: this DataLoader has no batches (too few items for bs with dropLast?)');
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+  /**
+   * The dataset indices of the next pass's batches, in order (shuffling draws from the
+   * loader's seeded stream, as iterating does). A learner training on cached features
+   * uses this in place of iterating, and sees the same batches.
+   */
+  batchOrder(): number[][] {
     const live = this.indices.filter((i) => !this.dataset.isBad(i));
     const order = this.shuffle ? permutation(live.length, this.random).map((k) => live[k]!) : live;
     const batches: number[][] = [];
     for (let s = 0; s < order.length; s += this.bs) batches.push(order.slice(s, s + this.bs));
     if (this.dropLast && batches.length && batches.at(-1)!.length < this.bs) batches.pop();
+    return batches;
+  }
+
+  /** The targets of these items, as a batch's `y`. The caller disposes it. */
+  targets(indices: readonly number[]): tf.Tensor {
+    const { targets, vocab } = this.dataset;
+    return this.dataset.multiLabel
+      ? tf.tensor2d(indices.map((i) => targets[i] as number[]), [indices.length, vocab.length], 'float32')
+      : tf.tensor1d(indices.map((i) => targets[i] as number), 'int32');
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<Batch, void, undefined> {
+    return this.batchesOf(this.batchOrder());
+  }
+
+  /** Batches of exactly these dataset indices, decoded ahead with this loader's prefetch and concurrency. */
+  async *batchesOf(batches: readonly number[][]): AsyncGenerator<Batch, void, undefined> {
 
     const limit = limiter(this.concurrency);
     const queue: Promise<RawBatch>[] = [];
@@ -132,10 +154,6 @@ export class DataLoader implements AsyncIterable<Batch> {
   private toBatch({ pixels, indices }: RawBatch): Batch {
     const { height, width } = this.dataset.spec;
     const x = normalizePixels(pixels, [indices.length, height, width, 3], this.opts.normalize());
-    const { targets, vocab } = this.dataset;
-    const y = this.dataset.multiLabel
-      ? tf.tensor2d(indices.map((i) => targets[i] as number[]), [indices.length, vocab.length], 'float32')
-      : tf.tensor1d(indices.map((i) => targets[i] as number), 'int32');
-    return { x, y, indices };
+    return { x, y: this.targets(indices), indices };
   }
 }

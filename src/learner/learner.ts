@@ -24,6 +24,10 @@ import { ProgressCallback } from './progress.js';
 import { Recorder } from './recorder.js';
 import { ParamScheduler } from './scheduler.js';
 import { combinedCos } from './schedules.js';
+import { useFastTraining } from '../vision/fastTraining.js';
+import { BnFreeze } from './bnFreeze.js';
+import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
+import type { HeadSplit } from './headSplit.js';
 
 /** Options of {@link Learner}, with fastai's defaults. */
 export interface LearnerOptions {
@@ -48,6 +52,14 @@ export interface LearnerOptions {
   arch?: string;
   /** For a learner without DataLoaders (loaded from an export): how to prepare images. */
   inference?: InferenceConfig;
+  /**
+   * Train only the head on body features computed once per image, whenever the body
+   * is a fixed function of the image: frozen, `trainBn: false`, the {@link BnFreeze}
+   * callback, no random augmentation. Default true (with a one-line notice the first
+   * time a frozen fit cannot use it, saying why); `false` turns it off; an object sets
+   * where features are kept.
+   */
+  featureCache?: boolean | FeatureCacheOptions;
 }
 
 /** Options of {@link Learner.fit}. */
@@ -102,6 +114,8 @@ export class Learner {
   moms: [number, number, number];
   logger: (line: string) => void;
   readonly arch: string | undefined;
+  /** Cached body features for frozen training (see {@link LearnerOptions.featureCache}); undefined when turned off. */
+  readonly featureCache: FeatureCache | undefined;
 
   // Training state, for callbacks (fastai's names).
   epoch = 0;
@@ -121,12 +135,17 @@ export class Learner {
   private frozenIdx = 0;
   private varsCache: tf.Variable[] | undefined;
   private readonly groups: ParamGroup[];
+  /** The body/head split while a fit trains the head on cached features. */
+  private cached: HeadSplit | undefined;
+  private readonly noticesShown = new Set<string>();
+  private silenced = false;
 
   constructor(dls: DataLoaders | undefined, model: tf.LayersModel, opts: LearnerOptions = {}) {
     if (!dls && !opts.inference) throw new Error('fastvision: a Learner needs DataLoaders (or, for inference only, an inference config)');
     this.dataLoaders = dls;
     this.storedInference = opts.inference;
     this.model = model;
+    useFastTraining(model);
     this.layerGroups = opts.layerGroups ?? [model.layers.filter((l) => l.weights.length > 0)];
     const multiLabel = dls ? dls.multiLabel : opts.inference!.multiLabel;
     this.lossFunc = opts.lossFunc ?? (multiLabel ? bceWithLogitsLossFlat() : crossEntropyLossFlat());
@@ -137,6 +156,8 @@ export class Learner {
     this.moms = opts.moms ?? [0.95, 0.85, 0.95];
     this.logger = opts.logger ?? ((line) => console.log(line));
     this.arch = opts.arch;
+    const fc = opts.featureCache ?? true;
+    this.featureCache = fc === false ? undefined : new FeatureCache(fc === true ? {} : fc);
     this.groups = this.layerGroups.map((layers) => {
       const params = layers.flatMap((l) => l.trainableWeights.map((w) => w.read() as tf.Variable));
       const noWd = new Set(layers.flatMap((l) => l.trainableWeights.filter((w) => isBatchNorm(l) || /\/bias$/.test(w.originalName)).map((w) => w.read() as tf.Variable)));
@@ -287,10 +308,12 @@ export class Learner {
     const nEpoch = Math.floor(numIt / this.dls.train.length) + 1;
     const finder = new LRFinder(Array(this.nGroups).fill(startLr), Array(this.nGroups).fill(endLr), Math.max(numIt, 6), stopDiv);
     this.logger = () => {};
+    this.silenced = true;
     try {
       await this.runFit(nEpoch, [finder], { allowNonFinite: true });
     } finally {
       this.logger = logger;
+      this.silenced = false;
       this.model.weights.forEach((w, i) => w.write(weights[i]!));
       tf.dispose(weights);
       this.opt.restore(optState);
@@ -335,6 +358,7 @@ export class Learner {
     this.trainIter = 0;
     this.pctTrain = 0;
     try {
+      this.cached = this.planCachedFeatures(cbs);
       await fire('beforeFit');
       for (this.epoch = 0; this.epoch < nEpoch; this.epoch++) {
         try {
@@ -348,8 +372,43 @@ export class Learner {
       }
     } catch (err) {
       if (!(err instanceof CancelFitException)) throw err;
+    } finally {
+      this.cached = undefined;
     }
     await fire('afterFit');
+  }
+
+  /**
+   * The body/head split to train on cached features in this fit, or undefined when
+   * the whole model must run. Only a frozen body can be cached; when it is frozen but
+   * not fixed, says why once.
+   */
+  private planCachedFeatures(cbs: Callback[]): HeadSplit | undefined {
+    if (!this.featureCache || this.frozenIdx !== this.nGroups - 1) return undefined;
+    let reason: string | undefined;
+    if (this.trainBn) reason = "the frozen body's BatchNorm weights train (trainBn: true)";
+    else if (!cbs.some((cb) => cb instanceof BnFreeze)) reason = "the frozen body's BatchNorm uses batch statistics (no BnFreeze callback)";
+    const split = reason ? undefined : this.featureCache.splitFor(this.model, this.layerGroups.at(-1)!);
+    if (typeof split === 'string') reason = split;
+    if (reason || !split || typeof split === 'string') {
+      if (!this.silenced && !this.noticesShown.has(reason!)) {
+        this.noticesShown.add(reason!);
+        this.logger(`fastvision: not caching body features: ${reason}. With { trainBn: false, cbs: [new BnFreeze()] } a frozen fit trains only the head, on features computed once (featureCache: false hides this).`);
+      }
+      return undefined;
+    }
+    this.featureCache.sync(split.body, JSON.stringify(this.dataLoaders?.normalize ?? null));
+    return split;
+  }
+
+  /** A pass over `dl`: images, or body features when this fit trains the head on cached features. */
+  private batches(dl: DataLoader): AsyncIterable<Batch> {
+    return this.cached ? this.featureCache!.batches(dl, this.cached.body) : dl;
+  }
+
+  /** What a batch's `x` goes through: the model, or only its head on cached features. */
+  private get net(): tf.LayersModel {
+    return this.cached?.head ?? this.model;
   }
 
   private async trainEpoch(fire: (e: EventName) => Promise<void>, allowNonFinite: boolean): Promise<void> {
@@ -359,7 +418,7 @@ export class Learner {
     try {
       await fire('beforeTrain');
       this.iter = 0;
-      for await (const batch of this.dls.train) {
+      for await (const batch of this.batches(this.dls.train)) {
         try {
           await fire('beforeBatch');
           this.loss = this.step(batch);
@@ -391,7 +450,8 @@ export class Learner {
   /** One optimizer step; returns the batch's loss. */
   private step({ x, y }: Batch): number {
     return tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => this.lossFunc(this.model.apply(x, { training: true }) as tf.Tensor, y) as tf.Scalar, this.trainableVariables());
+      const net = this.net;
+      const { value, grads } = tf.variableGrads(() => this.lossFunc(net.apply(x, { training: true }) as tf.Tensor, y) as tf.Scalar, this.trainableVariables());
       const loss = value.dataSync()[0]!;
       if (Number.isFinite(loss)) this.opt.step(grads);
       return loss;
@@ -401,7 +461,7 @@ export class Learner {
   private async validateEpoch(fire: (e: EventName) => Promise<void>): Promise<number[] | undefined> {
     try {
       await fire('beforeValidate');
-      const results = await this.evaluate(this.dls.valid);
+      const results = await this.evaluateBatches(this.batches(this.dls.valid), this.net);
       await fire('afterValidate');
       return results;
     } catch (err) {
@@ -411,12 +471,16 @@ export class Learner {
   }
 
   /** `[loss, ...metrics]` over a DataLoader, batch-size weighted, in inference mode. */
-  async evaluate(dl: DataLoader): Promise<number[]> {
+  evaluate(dl: DataLoader): Promise<number[]> {
+    return this.evaluateBatches(dl, this.model);
+  }
+
+  private async evaluateBatches(batches: AsyncIterable<Batch>, net: tf.LayersModel): Promise<number[]> {
     for (const m of this.metrics) m.reset();
     let total = 0;
     let n = 0;
-    for await (const { x, y } of dl) {
-      const pred = tf.tidy(() => this.model.apply(x, { training: false }) as tf.Tensor);
+    for await (const { x, y } of batches) {
+      const pred = tf.tidy(() => net.apply(x, { training: false }) as tf.Tensor);
       const loss = tf.tidy(() => this.lossFunc(pred, y));
       total += loss.dataSync()[0]! * y.shape[0]!;
       n += y.shape[0]!;

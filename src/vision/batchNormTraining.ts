@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Training-mode BatchNorm as one differentiable op with a hand-written gradient.
+ *
+ * tfjs-layers builds it from `moments` + `batchNorm`, whose gradients take ~15
+ * full-size ops (one a `Tile` of the whole activation) and reductions that the wasm
+ * backend runs by transposing the activation first. Here every per-channel sum is a
+ * `[1, M] × [M, C]` matmul with a row of ones (XNNPACK's fast path), every
+ * per-channel affine map is one `FusedBatchNorm` kernel, and the backward pass is
+ * the textbook formula: 4 full-size ops and 2 sums.
+ */
+
+interface Moments {
+  y: tf.Tensor;
+  /** Batch mean and biased variance per channel, for the running averages. The caller disposes them. */
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+}
+
+/** Σ over every axis but the last: `[…, C]` → `[C]`. */
+function channelSum(x: tf.Tensor, ones: tf.Tensor2D): tf.Tensor1D {
+  const c = x.shape[x.rank - 1]!;
+  return tf.reshape(tf.matMul(ones, tf.reshape(x, [-1, c])), [c]);
+}
+
+/** `x · scale + offset` per channel, in one kernel (variance 0 with epsilon 1 makes the rsqrt exactly 1). */
+function affine(x: tf.Tensor, scale: tf.Tensor1D, offset?: tf.Tensor1D): tf.Tensor {
+  const zeros = tf.zerosLike(scale);
+  return tf.batchNorm(x, zeros, zeros, offset, scale, 1);
+}
+
+/**
+ * `y = γ·(x − μ)/√(σ² + ε) + β` with μ, σ² the batch statistics over every axis but
+ * the last, and its gradient with respect to `x`, `gamma` and `beta`:
+ * dβ = Σdy, dγ = Σdy·x̂, dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M).
+ */
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): Moments {
+  const m = x.size / x.shape[x.rank - 1]!;
+  let mean!: tf.Tensor1D;
+  let variance!: tf.Tensor1D;
+  const op = tf.customGrad((xIn, g, b, save) => {
+    const [input, scale, offset] = [xIn, g, b] as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+    const ones = tf.fill([1, m], 1 / m) as tf.Tensor2D;
+    const mu = channelSum(input, ones);
+    const centred = affine(input, tf.onesLike(mu), tf.neg(mu));
+    const v = channelSum(tf.square(centred), ones);
+    // Escape the op's scope: the layer updates its running averages with these.
+    mean = tf.keep(mu);
+    variance = tf.keep(v);
+    (save as tf.GradSaveFunc)([input, mu, v, scale]);
+    return {
+      value: tf.batchNorm(input, mu, v, offset, scale, epsilon),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, mu, v, scale] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const sums = tf.fill([1, m], 1) as tf.Tensor2D;
+        const xhat = tf.batchNorm(xs, mu, v, undefined, undefined, epsilon);
+        const dBeta = channelSum(dy, sums);
+        const dGamma = channelSum(tf.mul(dy, xhat), sums);
+        const a = tf.mul(scale, tf.rsqrt(tf.add(v, epsilon))) as tf.Tensor1D;
+        const aOverM = tf.div(a, -m);
+        const dx = tf.add(affine(dy, a), affine(xhat, tf.mul(aOverM, dGamma) as tf.Tensor1D, tf.mul(aOverM, dBeta) as tf.Tensor1D));
+        return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  const y = op(x, gamma, beta);
+  return { y, mean, variance };
+}
+
+/** What this module reads of a tfjs-layers BatchNormalization layer. */
+interface BatchNormFields {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  center: boolean;
+  scale: boolean;
+  gamma: tf.LayerVariable;
+  beta: tf.LayerVariable;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+}
+
+type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+const original = Symbol('fastvision.batchNormCall');
+
+function isBatchNorm(layer: tf.layers.Layer): boolean {
+  return layer.getClassName() === 'BatchNormalization';
+}
+
+/**
+ * Makes the model's BatchNorm layers (channels-last, with γ and β, as in every
+ * fastvision architecture and Keras application) train through
+ * {@link batchNormTraining}. Inference, the weights, the running-average update and
+ * the saved model are unchanged. Idempotent; returns how many layers it switched.
+ */
+export function useFastBatchNorm(model: tf.LayersModel): number {
+  let n = 0;
+  for (const layer of model.layers) {
+    if (!isBatchNorm(layer)) continue;
+    const bn = layer as unknown as BatchNormFields & { call: CallFn; [original]?: CallFn };
+    if (bn[original] || !bn.center || !bn.scale) continue;
+    const stock = bn.call.bind(layer);
+    bn[original] = stock;
+    bn.call = (inputs, kwargs) => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const lastAxis = bn.axis === -1 || bn.axis === x.rank - 1;
+      if (!kwargs['training'] || !lastAxis) return stock(inputs, kwargs);
+      return tf.tidy(() => {
+        const { y, mean, variance } = batchNormTraining(x, bn.gamma.read() as tf.Tensor1D, bn.beta.read() as tf.Tensor1D, bn.epsilon);
+        // Keras's running averages: v ← v − (v − batch)·(1 − momentum).
+        for (const [variable, value] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
+          const old = variable.read();
+          variable.write(tf.sub(old, tf.mul(tf.sub(old, value), 1 - bn.momentum)));
+        }
+        tf.dispose([mean, variance]);
+        return y;
+      });
+    };
+    n++;
+  }
+  return n;
+}

@@ -1,0 +1,14 @@
+import type * as tf from '@tensorflow/tfjs';
+import { useFastBatchNorm } from './batchNormTraining.js';
+import { useLeanConvGradients } from './convTraining.js';
+
+/**
+ * What a Learner does to its model before training: BatchNorm with a hand-written
+ * gradient and convolutions whose gradients are computed only where needed. Both
+ * change only training-mode passes of the same layers: weights, inference and the
+ * saved model stay as they were.
+ */
+export function useFastTraining(model: tf.LayersModel): void {
+  useFastBatchNorm(model);
+  useLeanConvGradients(model);
+}
