@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { hostBackend, hostCompute } from '../core/hostCompute.js';
+import { channelMoments, normalize, normalizeBackward } from './batchNormKernels.js';
 
 /**
  * Training-mode BatchNorm as one differentiable op with a hand-written gradient.
@@ -8,7 +10,9 @@ import * as tf from '@tensorflow/tfjs';
  * backend runs by transposing the activation first. Here every per-channel sum is a
  * `[1, M] × [M, C]` matmul with a row of ones (XNNPACK's fast path), every
  * per-channel affine map is one `FusedBatchNorm` kernel, and the backward pass is
- * the textbook formula: 4 full-size ops and 2 sums.
+ * the textbook formula: 4 full-size ops and 2 sums. On wasm and cpu, where the
+ * data is in this process, the same formulas run as fused loops
+ * (`batchNormKernels.ts`): two passes forward, two backward.
  */
 
 interface Moments {
@@ -30,37 +34,75 @@ function affine(x: tf.Tensor, scale: tf.Tensor1D, offset?: tf.Tensor1D): tf.Tens
   return tf.batchNorm(x, zeros, zeros, offset, scale, 1);
 }
 
+/** Forward and backward passes of one implementation, on tensors. */
+interface Passes {
+  moments(x: tf.Tensor): [tf.Tensor1D, tf.Tensor1D];
+  normalize(x: tf.Tensor, mean: tf.Tensor1D, variance: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor;
+  backward(dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor1D, variance: tf.Tensor1D, gamma: tf.Tensor1D, eps: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+}
+
+const channels = (x: tf.Tensor) => x.shape[x.rank - 1]!;
+
+/** Fused loops over the tensors' memory: on wasm and cpu, where data is in this process. */
+const hostPasses: Passes = {
+  moments: (x) => {
+    const c = channels(x);
+    return hostCompute([x], [[c], [c]], ([xv], [mv, vv]) => channelMoments(xv!, c, mv!, vv!)) as [tf.Tensor1D, tf.Tensor1D];
+  },
+  normalize: (x, mean, variance, gamma, beta, eps) =>
+    hostCompute([x, mean, variance, gamma, beta], [x.shape], ([xv, mv, vv, gv, bv], [yv]) => normalize(xv!, mv!, vv!, gv!, bv!, eps, yv!))[0]!,
+  backward: (dy, x, mean, variance, gamma, eps) => {
+    const c = channels(x);
+    const out = hostCompute([dy, x, mean, variance, gamma], [x.shape, [c], [c]], ([g, xv, mv, vv, gv], [dx, dGamma, dBeta]) =>
+      normalizeBackward(g!, xv!, mv!, vv!, gv!, eps, dx!, dGamma!, dBeta!),
+    );
+    return out as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+  },
+};
+
+/** tfjs ops, for backends whose data lives on a device (tfjs-node, GPU). */
+const opPasses: Passes = {
+  moments: (x) => {
+    const ones = tf.fill([1, x.size / channels(x)], 1 / (x.size / channels(x))) as tf.Tensor2D;
+    const mean = channelSum(x, ones);
+    return [mean, channelSum(tf.square(affine(x, tf.onesLike(mean), tf.neg(mean))), ones)];
+  },
+  normalize: (x, mean, variance, gamma, beta, eps) => tf.batchNorm(x, mean, variance, beta, gamma, eps),
+  backward: (dy, x, mean, variance, gamma, eps) => {
+    const m = x.size / channels(x);
+    const sums = tf.fill([1, m], 1) as tf.Tensor2D;
+    const xhat = tf.batchNorm(x, mean, variance, undefined, undefined, eps);
+    const dBeta = channelSum(dy, sums);
+    const dGamma = channelSum(tf.mul(dy, xhat), sums);
+    const a = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps))) as tf.Tensor1D;
+    const aOverM = tf.div(a, -m);
+    const dx = tf.add(affine(dy, a), affine(xhat, tf.mul(aOverM, dGamma) as tf.Tensor1D, tf.mul(aOverM, dBeta) as tf.Tensor1D));
+    return [dx, dGamma, dBeta];
+  },
+};
+
 /**
  * `y = γ·(x − μ)/√(σ² + ε) + β` with μ, σ² the batch statistics over every axis but
  * the last, and its gradient with respect to `x`, `gamma` and `beta`:
  * dβ = Σdy, dγ = Σdy·x̂, dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M).
+ * `host` picks the fused loops (default: on wasm and cpu) or tfjs ops.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): Moments {
-  const m = x.size / x.shape[x.rank - 1]!;
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, host = hostBackend()): Moments {
+  const passes = host ? hostPasses : opPasses;
   let mean!: tf.Tensor1D;
   let variance!: tf.Tensor1D;
   const op = tf.customGrad((xIn, g, b, save) => {
     const [input, scale, offset] = [xIn, g, b] as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
-    const ones = tf.fill([1, m], 1 / m) as tf.Tensor2D;
-    const mu = channelSum(input, ones);
-    const centred = affine(input, tf.onesLike(mu), tf.neg(mu));
-    const v = channelSum(tf.square(centred), ones);
+    const [mu, v] = passes.moments(input);
     // Escape the op's scope: the layer updates its running averages with these.
     mean = tf.keep(mu);
     variance = tf.keep(v);
     (save as tf.GradSaveFunc)([input, mu, v, scale]);
     return {
-      value: tf.batchNorm(input, mu, v, offset, scale, epsilon),
+      value: passes.normalize(input, mu, v, scale, offset, epsilon),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, mu, v, scale] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-        const sums = tf.fill([1, m], 1) as tf.Tensor2D;
-        const xhat = tf.batchNorm(xs, mu, v, undefined, undefined, epsilon);
-        const dBeta = channelSum(dy, sums);
-        const dGamma = channelSum(tf.mul(dy, xhat), sums);
-        const a = tf.mul(scale, tf.rsqrt(tf.add(v, epsilon))) as tf.Tensor1D;
-        const aOverM = tf.div(a, -m);
-        const dx = tf.add(affine(dy, a), affine(xhat, tf.mul(aOverM, dGamma) as tf.Tensor1D, tf.mul(aOverM, dBeta) as tf.Tensor1D));
-        return [dx, dGamma, dBeta];
+        return passes.backward(dy, xs, mu, v, scale, epsilon);
       },
     };
   });

@@ -1,14 +1,16 @@
 import type * as tf from '@tensorflow/tfjs';
 import { useFastBatchNorm } from './batchNormTraining.js';
 import { useLeanConvGradients } from './convTraining.js';
+import { useFusedCappedRelu } from './reluTraining.js';
 
 /**
  * What a Learner does to its model before training: BatchNorm with a hand-written
- * gradient and convolutions whose gradients are computed only where needed. Both
- * change only training-mode passes of the same layers: weights, inference and the
- * saved model stay as they were.
+ * gradient, convolutions whose gradients are computed only where needed, and ReLU6
+ * with a fused gradient. All change only training-mode passes of the same layers:
+ * weights, inference and the saved model stay as they were.
  */
 export function useFastTraining(model: tf.LayersModel): void {
   useFastBatchNorm(model);
   useLeanConvGradients(model);
+  useFusedCappedRelu(model);
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/index.js';
-import { useFastBatchNorm } from '../../src/vision/batchNormTraining.js';
+import { batchNormTraining, useFastBatchNorm } from '../../src/vision/batchNormTraining.js';
 import { randomArray, relativeError } from '../helpers/random.js';
 
 interface Case {
@@ -88,6 +88,28 @@ describe('batchNormTraining (fastvision BatchNorm gradient)', () => {
       expect(relativeError(actual[key], expected[key]), key).toBeLessThanOrEqual(1e-4);
     }
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each(cases)('$name: the tfjs-ops version (for tfjs-node and GPUs) matches the fused loops', (c) => {
+    const channels = c.shape.at(-1)!;
+    const size = c.shape.reduce((a, b) => a * b);
+    const run = (host: boolean) =>
+      tf.tidy(() => {
+        const x = tf.add(tf.tensor(randomArray(size, `x ${c.name}`), c.shape), c.shift);
+        const r = tf.tensor(randomArray(size, `r ${c.name}`), c.shape);
+        const gamma = tf.tensor1d(randomArray(channels, `gamma ${c.name}`));
+        const beta = tf.tensor1d(randomArray(channels, `beta ${c.name}`));
+        const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+          const { y, mean, variance } = batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5, host);
+          tf.dispose([mean, variance]);
+          return tf.sum(tf.mul(y, r));
+        };
+        const { value, grads } = tf.valueAndGrads(f)([x, gamma, beta]);
+        return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+      });
+    const host = run(true);
+    const ops = run(false);
+    host.forEach((h, k) => expect(relativeError(ops[k]!, h), `output ${k}`).toBeLessThanOrEqual(1e-4));
   });
 
   it('leaves inference, and layers it cannot handle, to tfjs-layers', () => {

@@ -4,14 +4,65 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs';
-import { type KernelScope, withScope } from './kernelScope.js';
+import { wasmHeapF32, wasmOutput } from '../hostCompute.js';
 import { dims4, forwardConvInfo } from './geometry.js';
 
+/** Where a depthwise convolution's filter taps read its input. */
+export interface DepthwiseGeometry {
+  n: number;
+  inHeight: number;
+  inWidth: number;
+  outHeight: number;
+  outWidth: number;
+  kh: number;
+  kw: number;
+  channels: number;
+  multiplier: number;
+  strides: [number, number];
+  dilations: [number, number];
+  top: number;
+  left: number;
+}
+
 /**
- * dW of a depthwise convolution, one filter tap at a time: the (strided) window of
- * the padded input that tap saw, times `dy`, summed over batch and space.
- * dW[kh,kw,c,m] = Σ_{n,oh,ow} x[n, oh·s+kh·d−pt, ow·s+kw·d−pl, c] · dy[n,oh,ow,c·M+m].
+ * dW[kh,kw,c,m] = Σ_{n,oh,ow} x[n, oh·s+kh·d−pt, ow·s+kw·d−pl, c] · dy[n,oh,ow,c·M+m],
+ * as one pass over `dy` with the taps' sums in float64. The work is N·OH·OW·K²·C
+ * multiply-adds, small next to a convolution's, but tfjs's composite (a strided
+ * window slice and a full-size product per tap) spent most of a MobileNetV2 step
+ * moving memory.
  */
+export function depthwiseFilterGrad(x: Float32Array, dy: Float32Array, g: DepthwiseGeometry, dw: Float32Array): void {
+  const { n, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, kh: KH, kw: KW, channels: C, multiplier: M } = g;
+  const [sh, sw] = g.strides;
+  const [dh, dwl] = g.dilations;
+  const CM = C * M;
+  const acc = new Float64Array(KH * KW * CM);
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++) {
+        const dyBase = ((b * OH + oy) * OW + ox) * CM;
+        for (let i = 0; i < KH; i++) {
+          const iy = oy * sh + i * dh - g.top;
+          if (iy < 0 || iy >= H) continue;
+          for (let j = 0; j < KW; j++) {
+            const ix = ox * sw + j * dwl - g.left;
+            if (ix < 0 || ix >= W) continue;
+            const xBase = ((b * H + iy) * W + ix) * C;
+            const aBase = (i * KW + j) * CM;
+            if (M === 1) {
+              for (let c = 0; c < C; c++) acc[aBase + c]! += x[xBase + c]! * dy[dyBase + c]!;
+            } else {
+              for (let c = 0; c < C; c++) {
+                const xv = x[xBase + c]!;
+                for (let q = 0; q < M; q++) acc[aBase + c * M + q]! += xv * dy[dyBase + c * M + q]!;
+              }
+            }
+          }
+        }
+      }
+  dw.set(acc);
+}
+
 const depthwiseBackpropFilter: KernelFunc = ({ inputs, attrs, backend }) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs as unknown as {
@@ -22,77 +73,26 @@ const depthwiseBackpropFilter: KernelFunc = ({ inputs, attrs, backend }) => {
     filterShape: [number, number, number, number];
   };
   const info = forwardConvInfo(x.shape, filterShape, strides, dilations, pad, dimRoundingMode, true, undefined);
-  const [kh, kw, c, m] = filterShape;
-  const [n] = dims4(x.shape);
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const { outHeight: oh, outWidth: ow } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  const bottom = Math.max(0, (kh - 1) * dh + (oh - 1) * sh + 1 - info.inHeight - top);
-  const right = Math.max(0, (kw - 1) * dw + (ow - 1) * sw + 1 - info.inWidth - left);
-  return withScope(backend, 'wasm', (s) => {
-    const xp =
-      top + bottom + left + right === 0
-        ? x
-        : s.run(
-            'PadV2',
-            { x },
-            {
-              paddings: [
-                [0, 0],
-                [top, bottom],
-                [left, right],
-                [0, 0],
-              ],
-              constantValue: 0,
-            },
-          );
-    const dyTaps = m === 1 ? dy : s.reshape(dy, [n, oh, ow, c, m]);
-    const taps: TensorInfo[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const window = tapWindow(s, xp, i * dh, j * dw, oh, ow, sh, sw);
-        const lhs = m === 1 ? window : s.reshape(window, [n, oh, ow, c, 1]);
-        const prod = s.run('Multiply', { a: lhs, b: dyTaps });
-        const sum = s.run('Sum', { x: prod }, { axis: [0, 1, 2], keepDims: false }); // [c] or [c, m]
-        taps.push(s.reshape(sum, [1, c * m]));
-      }
-    }
-    const stacked = taps.length === 1 ? taps[0]! : s.run('Concat', taps as unknown as Record<string, TensorInfo>, { axis: 0 });
-    return s.reshape(stacked, [kh, kw, c, m]);
-  });
+  const [kh, kw, channels, multiplier] = filterShape;
+  const geometry: DepthwiseGeometry = {
+    n: dims4(x.shape)[0],
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    kh,
+    kw,
+    channels,
+    multiplier,
+    strides: [info.strideHeight, info.strideWidth],
+    dilations: [info.dilationHeight, info.dilationWidth],
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  };
+  const out = wasmOutput(backend, [kh, kw, channels, multiplier]);
+  depthwiseFilterGrad(wasmHeapF32(backend, x), wasmHeapF32(backend, dy), geometry, wasmHeapF32(backend, out));
+  return out;
 };
-
-/** The part of the padded input that one filter tap multiplied, [N, OH, OW, C]. */
-function tapWindow(
-  s: KernelScope,
-  xp: TensorInfo,
-  row: number,
-  col: number,
-  oh: number,
-  ow: number,
-  sh: number,
-  sw: number,
-): TensorInfo {
-  const [n, , , c] = dims4(xp.shape);
-  if (sh === 1 && sw === 1) {
-    return s.run('Slice', { x: xp }, { begin: [0, row, col, 0], size: [n, oh, ow, c] });
-  }
-  return s.run(
-    'StridedSlice',
-    { x: xp },
-    {
-      begin: [0, row, col, 0],
-      end: [n, row + (oh - 1) * sh + 1, col + (ow - 1) * sw + 1, c],
-      strides: [1, sh, sw, 1],
-      beginMask: 0,
-      endMask: 0,
-      ellipsisMask: 0,
-      newAxisMask: 0,
-      shrinkAxisMask: 0,
-    },
-  );
-}
 
 export const depthwiseBackpropFilterConfig: KernelConfig = {
   kernelName: DepthwiseConv2dNativeBackpropFilter,
