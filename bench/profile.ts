@@ -59,4 +59,4 @@ for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, N
   console.log(`| ${name} | ${e.calls} | ${e.ms.toFixed(0)} | ${((100 * e.ms) / stepMs).toFixed(1)}% |`);
 }
 // fastvision's fused loops (BatchNorm, ReLU6) run in JS inside custom ops, not as kernels.
-console.log(`| (not in kernels: fused JS loops, gradient bookkeeping) |  | ${Math.max(0, stepMs - total).toFixed(0)} | ${((100 * Math.max(0, stepMs - total)) / step).toFixed(1)}% |`);
+console.log(`| (not in kernels: fused JS loops, gradient bookkeeping) |  | ${Math.max(0, stepMs - total).toFixed(0)} | ${((100 * Math.max(0, stepMs - total)) / stepMs).toFixed(1)}% |`);
