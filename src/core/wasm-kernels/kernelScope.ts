@@ -1,4 +1,5 @@
 import { getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+import { wasmHeapF32, wasmOutput } from '../hostCompute.js';
 
 /**
  * Runs other kernels of the same backend from inside a kernel, and frees every
@@ -24,6 +25,18 @@ export class KernelScope {
     if (Array.isArray(out)) throw new Error(`fastvision: kernel '${kernelName}' returned several outputs`);
     this.temps.push(out);
     return out;
+  }
+
+  /** A new float32 tensor for a JS loop to fill (wasm memory is not zeroed: write every element). */
+  output(shape: number[]): TensorInfo {
+    const out = wasmOutput(this.backend, shape);
+    this.temps.push(out);
+    return out;
+  }
+
+  /** A view of a tensor's memory. Take views after the last `output` or `run` of a step: allocating may move the heap. */
+  f32(x: TensorInfo): Float32Array {
+    return wasmHeapF32(this.backend, x);
   }
 
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
