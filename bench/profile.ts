@@ -20,6 +20,7 @@ const { values: opts } = parseArgs({
     top: { type: 'string', default: '15' },
     stock: { type: 'boolean', default: false },
     backend: { type: 'string', default: 'wasm' },
+    task: { type: 'string', default: 'train' },
   },
 });
 const batch = Number(opts.batch);
@@ -31,11 +32,17 @@ if (!opts.stock) useFastTraining(model);
 const x = tf.randomNormal([batch, size, size, 3]);
 const y = tf.oneHot(tf.randomUniform([batch], 0, 1000, 'int32') as tf.Tensor1D, 1000);
 const optimizer = tf.train.sgd(0.01);
-const step = () => {
+const train = () => {
   const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
   loss.dataSync();
   loss.dispose();
 };
+const infer = () => {
+  const out = model.predict(x) as tf.Tensor;
+  out.dataSync();
+  out.dispose();
+};
+const step = opts.task === 'inference' ? infer : train;
 step(); // warm-up: first calls allocate and compile
 const t0 = performance.now();
 const info = await tf.profile(step);
@@ -51,7 +58,7 @@ for (const k of info.kernels) {
   byName.set(k.name, e);
 }
 const total = [...byName.values()].reduce((a, e) => a + e.ms, 0);
-console.log(`\n### ${opts.net} training step, batch ${batch}, ${size} px, ${opts.backend}${opts.stock ? ' (stock layers)' : ''}: ${wall.toFixed(2)} s wall, ${(total / 1000).toFixed(2)} s in kernels, peak ${(info.peakBytes / 2 ** 20).toFixed(0)} MiB\n`);
+console.log(`\n### ${opts.net} ${opts.task === 'inference' ? 'inference' : 'training step'}, batch ${batch}, ${size} px, ${opts.backend}${opts.stock ? ' (stock layers)' : ''}: ${wall.toFixed(2)} s wall, ${(total / 1000).toFixed(2)} s in kernels, peak ${(info.peakBytes / 2 ** 20).toFixed(0)} MiB\n`);
 console.log('| kernel | calls | ms | share of step |');
 console.log('|---|---:|---:|---:|');
 const stepMs = wall * 1000;
