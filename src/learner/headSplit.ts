@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { nodeIn } from '../vision/graph.js';
 
 /** A model cut where its head begins: `head.apply(body.predict(x))` is `model.apply(x)`. */
 export interface HeadSplit {
@@ -6,11 +7,6 @@ export interface HeadSplit {
   body: tf.LayersModel;
   /** The head's layers (the same layer objects, so the same weights) on an input of their own. */
   head: tf.LayersModel;
-}
-
-interface NodeLike {
-  inputTensors: tf.SymbolicTensor[];
-  outputTensors: tf.SymbolicTensor[];
 }
 
 /**
@@ -24,8 +20,7 @@ export function splitAtHead(model: tf.LayersModel, headLayers: readonly tf.layer
   const inHead = new Set(headLayers);
   const ordered = model.layers.filter((l) => inHead.has(l));
   if (ordered.length !== inHead.size) return 'the last layer group has layers that are not in the model';
-  // A layer's first inbound node is the one its model was built from.
-  const nodeOf = (l: tf.layers.Layer) => (l as unknown as { inboundNodes: NodeLike[] }).inboundNodes[0]!;
+  const nodeOf = (l: tf.layers.Layer) => nodeIn(model, l);
   const cuts = new Set<tf.SymbolicTensor>();
   for (const layer of ordered) {
     for (const t of nodeOf(layer).inputTensors) if (!inHead.has(t.sourceLayer as tf.layers.Layer)) cuts.add(t);

@@ -4,6 +4,7 @@ import { decodeImage, type ResizeSpec } from '../data/image.js';
 import { normalizePixels, type NormStats } from '../data/normalize.js';
 import type { Learner } from './learner.js';
 import { rng } from '../data/splitters.js';
+import { FusedInference } from '../vision/fusedInference.js';
 
 /** What a learner needs to predict on its own, without training data (kept in exports). */
 export interface InferenceConfig {
@@ -43,15 +44,20 @@ export async function getPreds(learn: Learner, opts: GetPredsOptions = {}): Prom
   const targs: tf.Tensor[] = [];
   const losses: tf.Tensor[] = [];
   const indices: number[] = [];
-  for await (const { x, y, indices: idx } of dl) {
-    tf.tidy(() => {
-      const out = learn.model.apply(x, { training: false }) as tf.Tensor;
-      preds.push(tf.keep(learn.lossFunc.activation(out)));
-      if (withLoss) losses.push(tf.keep(learn.lossFunc(out, y, 'none')));
-    });
-    targs.push(y);
-    indices.push(...idx);
-    x.dispose();
+  const fused = new FusedInference(learn.model);
+  try {
+    for await (const { x, y, indices: idx } of dl) {
+      tf.tidy(() => {
+        const out = fused.predict(x);
+        preds.push(tf.keep(learn.lossFunc.activation(out)));
+        if (withLoss) losses.push(tf.keep(learn.lossFunc(out, y, 'none')));
+      });
+      targs.push(y);
+      indices.push(...idx);
+      x.dispose();
+    }
+  } finally {
+    fused.dispose();
   }
   const result: Preds = { preds: concatAndDispose(preds) as tf.Tensor2D, targs: concatAndDispose(targs), indices };
   if (withLoss) result.losses = concatAndDispose(losses) as tf.Tensor1D;
@@ -119,28 +125,33 @@ export async function tta(learn: Learner, opts: TtaOptions = {}): Promise<{ pred
   const random = rng(seed);
   const blended: tf.Tensor[] = [];
   const targs: tf.Tensor[] = [];
-  for await (const { x, y } of dl) {
-    const boxes = Array.from({ length: n }, () => {
-      const scale = 0.9 + 0.1 * random();
-      const top = (1 - scale) * random();
-      const left = (1 - scale) * random();
-      return [top, left, top + scale, left + scale];
-    });
-    blended.push(
-      tf.tidy(() => {
-        const probs = (input: tf.Tensor4D) => learn.lossFunc.activation(learn.model.apply(input, { training: false }) as tf.Tensor);
-        const [b, h, w] = x.shape;
-        const augmented = boxes.map((box, i) => {
-          const flipped = i % 2 ? tf.image.flipLeftRight(x) : x;
-          const crop = tf.image.cropAndResize(flipped, tf.tensor2d(Array(b).fill(box)), tf.range(0, b, 1, 'int32'), [h, w]);
-          return probs(crop);
-        });
-        const aug = tf.div(tf.addN(augmented), n);
-        return tf.add(tf.mul(aug, 1 - beta), tf.mul(probs(x), beta));
-      }),
-    );
-    targs.push(y);
-    x.dispose();
+  const fused = new FusedInference(learn.model);
+  try {
+    for await (const { x, y } of dl) {
+      const boxes = Array.from({ length: n }, () => {
+        const scale = 0.9 + 0.1 * random();
+        const top = (1 - scale) * random();
+        const left = (1 - scale) * random();
+        return [top, left, top + scale, left + scale];
+      });
+      blended.push(
+        tf.tidy(() => {
+          const probs = (input: tf.Tensor4D) => learn.lossFunc.activation(fused.predict(input));
+          const [b, h, w] = x.shape;
+          const augmented = boxes.map((box, i) => {
+            const flipped = i % 2 ? tf.image.flipLeftRight(x) : x;
+            const crop = tf.image.cropAndResize(flipped, tf.tensor2d(Array(b).fill(box)), tf.range(0, b, 1, 'int32'), [h, w]);
+            return probs(crop);
+          });
+          const aug = tf.div(tf.addN(augmented), n);
+          return tf.add(tf.mul(aug, 1 - beta), tf.mul(probs(x), beta));
+        }),
+      );
+      targs.push(y);
+      x.dispose();
+    }
+  } finally {
+    fused.dispose();
   }
   const preds = tf.concat(blended, 0) as tf.Tensor2D;
   const targ = tf.concat(targs, 0);

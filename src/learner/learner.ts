@@ -25,6 +25,7 @@ import { Recorder } from './recorder.js';
 import { ParamScheduler } from './scheduler.js';
 import { combinedCos } from './schedules.js';
 import { useFastTraining } from '../vision/fastTraining.js';
+import { FusedInference } from '../vision/fusedInference.js';
 import { BnFreeze } from './bnFreeze.js';
 import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
 import type { HeadSplit } from './headSplit.js';
@@ -479,13 +480,19 @@ export class Learner {
     for (const m of this.metrics) m.reset();
     let total = 0;
     let n = 0;
-    for await (const { x, y } of batches) {
-      const pred = tf.tidy(() => net.apply(x, { training: false }) as tf.Tensor);
-      const loss = tf.tidy(() => this.lossFunc(pred, y));
-      total += loss.dataSync()[0]! * y.shape[0]!;
-      n += y.shape[0]!;
-      for (const m of this.metrics) m.accumulate(pred, y);
-      tf.dispose([x, y, pred, loss]);
+    // Convolutions with BatchNorm folded in, for this pass's weights.
+    const fused = new FusedInference(net);
+    try {
+      for await (const { x, y } of batches) {
+        const pred = fused.predict(x);
+        const loss = tf.tidy(() => this.lossFunc(pred, y));
+        total += loss.dataSync()[0]! * y.shape[0]!;
+        n += y.shape[0]!;
+        for (const m of this.metrics) m.accumulate(pred, y);
+        tf.dispose([x, y, pred, loss]);
+      }
+    } finally {
+      fused.dispose();
     }
     return [total / n, ...this.metrics.map((m) => m.value())];
   }
