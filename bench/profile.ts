@@ -11,6 +11,7 @@ import { initBackend } from '../src/index.js';
 import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
 import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';
 import { useFastTraining } from '../src/vision/fastTraining.js';
+import { FusedInference } from '../src/vision/fusedInference.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -37,8 +38,9 @@ const train = () => {
   loss.dataSync();
   loss.dispose();
 };
+const fused = opts.stock ? undefined : new FusedInference(model);
 const infer = () => {
-  const out = model.predict(x) as tf.Tensor;
+  const out = fused ? fused.predict(x) : (model.predict(x) as tf.Tensor);
   out.dataSync();
   out.dispose();
 };

@@ -16,6 +16,7 @@ import { backendInfo, backendSpecs, initBackend, type BackendName } from '../src
 import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
 import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';
 import { useFastTraining } from '../src/vision/fastTraining.js';
+import { FusedInference } from '../src/vision/fusedInference.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -87,8 +88,10 @@ async function benchBackend(name: BackendName): Promise<Row[]> {
       await loss.data();
       loss.dispose();
     };
+    // What getPreds and validation run: convolutions with BatchNorm folded in.
+    const fused = opts.stock ? undefined : new FusedInference(model);
     const infer = async () => {
-      const out = model.predict(x) as tf.Tensor;
+      const out = fused ? fused.predict(x) : (model.predict(x) as tf.Tensor);
       await out.data();
       out.dispose();
     };
@@ -96,6 +99,7 @@ async function benchBackend(name: BackendName): Promise<Row[]> {
     rows.push({ net, task: 'inference', backend: name, seconds: await timeSteps(infer, `${name} ${net} inference`) });
     tf.dispose([x, y]);
     optimizer.dispose();
+    fused?.dispose();
     model.dispose();
   }
   return rows;
