@@ -96,10 +96,19 @@ export class EarlyStoppingCallback extends TrackerCallback {
 export class CSVLogger extends Callback {
   override order = 60;
   private rows: string[] = [];
-  constructor(readonly file = 'history.csv') {
+  /**
+   * @param file - The CSV to write. Default `'history.csv'`.
+   * @param append - Keep the rows of this logger's earlier fits (as fastai's `append`),
+   *   so one file holds e.g. both phases of `fineTune`. Default false: each fit starts the file afresh.
+   */
+  constructor(
+    readonly file = 'history.csv',
+    readonly append = false,
+  ) {
     super();
   }
   override beforeFit(): void {
+    if (this.append && this.rows.length) return;
     this.rows = [['epoch', ...this.learn.recorder.metricNames, 'time'].join(',')];
   }
   override async afterEpoch(): Promise<void> {
