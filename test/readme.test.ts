@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { env } from '../src/index.js';
+import { env, initBackend } from '../src/index.js';
 import { tempDir, writeImage } from './helpers/images.js';
 import { writePatterns } from './helpers/patterns.js';
 import { cacheRandomWeights } from './helpers/torchWeights.js';
@@ -44,6 +44,7 @@ describe("the README's quick start", () => {
     await writeImage(join(cwd, 'cover.jpg'), { width: 40, height: 30, halves: [[250, 250, 250], [10, 10, 10]], format: 'jpeg' });
     // ResNet-34 in the hub's format, random weights, in a private cache: the block's
     // visionLearner(dls, resnet34) loads it through the real download path, offline.
+    await initBackend({ backend: 'wasm' });
     const prev = env.cacheDir;
     env.cacheDir = join(cwd, 'cache');
     cacheRandomWeights('resnet34');
