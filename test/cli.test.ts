@@ -126,8 +126,9 @@ describe('the fastvision command', () => {
     ['a missing image', ['predict', '--model', 'MODEL', '/nonexistent/cover.jpg'], /no such image: \/nonexistent\/cover\.jpg/],
     ['a missing model', ['predict', '--model', '/nonexistent/model', 'x.png'], /--model \/nonexistent\/model: no such directory/],
     ['an unknown command', ['trian'], /unknown command 'trian'/],
+    ['a batch larger than the training set', ['train', '--csv', 'CSV', '--fn-col', 'file', '--label-col', 'label', '--arch', 'resnet18', '--pretrained', 'false', '--size', '16', '--out', 'OUT'], /the training set has 26 images, fewer than one batch of 64 .*use a batch size of at most 26 \(bs\)/],
   ])('%s is a user error: exit 1 and a message naming it', (_, args, message) => {
-    const r = runCli(args.map((a) => (a === 'CSV' ? csv : a === 'MODEL' ? join(out, 'model') : a)), env());
+    const r = runCli(args.map((a) => (a === 'CSV' ? csv : a === 'MODEL' ? join(out, 'model') : a === 'OUT' ? join(out, '..', 'bs64') : a)), env());
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/^fastvision: /);
     expect(r.code).toBe(1);

@@ -326,6 +326,14 @@ export class Learner {
   }
 
   private async runFit(nEpoch: number, extra: Callback[], opts: { allowNonFinite?: boolean } = {}): Promise<void> {
+    // Without this, lrFind would wait forever for iterations that never come.
+    const train = this.dls.train;
+    if (train.length === 0) {
+      throw new Error(
+        `fastvision: the training set has ${train.n} images, fewer than one batch of ${train.bs} (the last incomplete batch is dropped); ` +
+          `use a batch size of at most ${train.n} (bs), or more images`,
+      );
+    }
     const cbs = [...this.cbs, ...extra].sort((a, b) => a.order - b.order);
     for (const cb of cbs) cb.learn = this;
     const fire = async (event: EventName) => {
