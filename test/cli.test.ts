@@ -122,6 +122,7 @@ describe('the fastvision command', () => {
     ['an unknown --arch', ['train', '--csv', 'CSV', '--out', 'x', '--arch', 'vgg16'], /--arch must be one of resnet18, resnet34, resnet50, mobilenetV2, got 'vgg16'/],
     ['no --out', ['train', '--csv', 'CSV'], /--out is required/],
     ['an unknown option', ['train', '--csv', 'CSV', '--out', 'x', '--epoch', '3'], /Unknown option '--epoch'/],
+    ['an unknown column (train)', ['train', '--csv', 'CSV', '--fn-col', 'image', '--out', 'x'], /--fn-col 'image' is not a column of .*labels\.csv; its columns are: 'label', 'file'/],
     ['an unknown column', ['interpret', '--model', 'MODEL', '--csv', 'CSV', '--label-col', 'genre', '--out', 'x'], /--label-col 'genre' is not a column of .*labels\.csv; its columns are: 'label', 'file'/],
     ['a missing image', ['predict', '--model', 'MODEL', '/nonexistent/cover.jpg'], /no such image: \/nonexistent\/cover\.jpg/],
     ['a missing model', ['predict', '--model', '/nonexistent/model', 'x.png'], /--model \/nonexistent\/model: no such directory/],

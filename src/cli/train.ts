@@ -8,10 +8,12 @@ import {
   errorRate,
   initBackend,
   pretrainedConfigs,
+  readCsv,
   visionLearner,
   type ArchName,
   type BackendName,
 } from '../index.js';
+import { resolveColumn } from '../data/table.js';
 import { booleanOption, choice, columnOption, existingDir, existingFile, numberOption, parse, required } from './args.js';
 import { writeInterpretation } from './interpretation.js';
 
@@ -93,6 +95,13 @@ export async function train(args: string[]): Promise<void> {
   const topK = numberOption(values['top-losses'], 'top-losses', 9, { integer: true, min: 1 });
   const backend = values.backend == null ? undefined : choice(values.backend, 'backend', ['gpu', 'node', 'wasm', 'cpu'] as BackendName[], 'wasm');
 
+  const fnCol = columnOption(values['fn-col'], 0);
+  const labelCol = columnOption(values['label-col'], 1);
+  // Read once up front so a wrong column is reported under its command-line name.
+  const rows = await readCsv(csv);
+  resolveColumn(rows, fnCol, '--fn-col', csv);
+  resolveColumn(rows, labelCol, '--label-col', csv);
+
   const log = (line: string) => console.log(line);
   await initBackend(backend ? { backend } : {});
   const b = backendInfo();
@@ -100,8 +109,8 @@ export async function train(args: string[]): Promise<void> {
   await mkdir(out, { recursive: true });
   const dls = await DataLoaders.fromCsv(csv, {
     path,
-    fnCol: columnOption(values['fn-col'], 0),
-    labelCol: columnOption(values['label-col'], 1),
+    fnCol,
+    labelCol,
     validPct,
     seed,
     size,
