@@ -41,7 +41,14 @@ export interface BackendSpec {
   tfjsName: string;
 }
 
-/** The order and packages of {@link BackendName}s: data, not code. */
+/**
+ * The order and packages of {@link BackendName}s: data, not code.
+ *
+ * @example
+ * ```ts
+ * backendSpecs.gpu.package;   // '@tensorflow/tfjs-node-gpu': what to `npm install` for that backend
+ * ```
+ */
 export const backendSpecs: Readonly<Record<BackendName, BackendSpec>> = {
   gpu: { package: '@tensorflow/tfjs-node-gpu', tfjsName: 'tensorflow' },
   node: { package: '@tensorflow/tfjs-node', tfjsName: 'tensorflow' },
@@ -100,6 +107,12 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
  * and whether it is the CUDA build.
  *
  * @throws if `initBackend()` has not finished yet.
+ *
+ * @example
+ * ```ts
+ * await initBackend();
+ * const { name, simd, threads, reason } = backendInfo();   // e.g. 'wasm', true, 1, 'best that works (...)'
+ * ```
  */
 export function backendInfo(): BackendInfo {
   if (!current) throw new Error('fastvision: no backend yet; call `await initBackend()` first');

@@ -30,7 +30,14 @@ export interface WithSizeOptions {
   valBs?: number;
 }
 
-/** Image file endings `fromFolder` picks up. */
+/**
+ * Image file endings `fromFolder` picks up.
+ *
+ * @example
+ * ```ts
+ * imageExtensions.includes('.webp');   // true: fromFolder picks up .webp files
+ * ```
+ */
 export const imageExtensions = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif'];
 
 /**

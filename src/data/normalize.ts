@@ -6,7 +6,14 @@ export interface NormStats {
   std: [number, number, number];
 }
 
-/** ImageNet's statistics, fastai's `imagenet_stats`: what pretrained bodies expect. */
+/**
+ * ImageNet's statistics, fastai's `imagenet_stats`: what pretrained bodies expect.
+ *
+ * @example
+ * ```ts
+ * const dls = await DataLoaders.fromCsv('data/labels.csv', { path: 'data', normalize: imagenetStats });
+ * ```
+ */
 export const imagenetStats: NormStats = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 /**
