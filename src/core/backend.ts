@@ -85,6 +85,9 @@ let warnedCpu = false;
  * await initBackend({ backend: 'wasm' });      // or force one
  * console.log(info.name, info.version);
  * ```
+ *
+ * @param opts - `backend` forces one (default: `FASTVISION_BACKEND`, else the best that works).
+ * @returns What started, as {@link backendInfo} reports it.
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
   const forced = opts.backend ?? parseBackendEnv(process.env.FASTVISION_BACKEND);

@@ -51,6 +51,14 @@ export async function exportLearner(learn: Learner, dir: string): Promise<string
  * A learner from an export directory, ready to `predict` and `getPreds` without the
  * training data (fastai's `load_learner`). Only JSON and raw float32 weights are
  * read; nothing in an export is executed, so exports from others are safe to load.
+ *
+ * @param dir - A directory written by `learn.export()` (or `fastvision train`).
+ *
+ * @example
+ * ```ts
+ * const learn = await loadLearner('models/metal-rap');
+ * const { label, probs } = await learn.predict('cover.jpg');
+ * ```
  */
 export async function loadLearner(dir: string): Promise<Learner> {
   const read = async (name: string) => {

@@ -87,6 +87,14 @@ export type LrFindResult = Partial<Record<SuggestionName, number>> & { lrs: numb
 /**
  * The training hub, as fastai's `Learner`: a model in layer groups, DataLoaders, a
  * loss, fastai's Adam, and callbacks fired at named events.
+ *
+ * Usually made by {@link visionLearner}; build one directly for your own model.
+ *
+ * @example
+ * ```ts
+ * const learn = new Learner(dls, model, { metrics: [errorRate], layerGroups: [[...body.layers], [...head]] });
+ * await learn.fitOneCycle(3, 1e-3);
+ * ```
  */
 export class Learner {
   readonly model: tf.LayersModel;
@@ -122,6 +130,11 @@ export class Learner {
   private varsCache: tf.Variable[] | undefined;
   private readonly groups: ParamGroup[];
 
+  /**
+   * @param dls - The data; `undefined` only for inference with `opts.inference` (as {@link loadLearner} does).
+   * @param model - Images `[batch, h, w, 3]` → logits `[batch, classes]`.
+   * @param opts - Loss, metrics, weight decay, layer groups, callbacks; fastai's defaults.
+   */
   constructor(dls: DataLoaders | undefined, model: tf.LayersModel, opts: LearnerOptions = {}) {
     if (!dls && !opts.inference) throw new Error('fastvision: a Learner needs DataLoaders (or, for inference only, an inference config)');
     this.dataLoaders = dls;

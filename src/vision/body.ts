@@ -80,6 +80,9 @@ export interface LayersModelBodyOptions {
  * const keras = await tf.loadLayersModel('file://mobilenet/model.json');
  * const body = fromLayersModel(keras, { cut: 'out_relu', normalize: { mean: [0, 0, 0], std: [1, 1, 1] } });
  * ```
+ *
+ * @param source - Any tfjs layers model taking images.
+ * @param opts - Where to cut, the normalisation its weights expect, and where layer groups start.
  */
 export function fromLayersModel(source: tf.LayersModel, opts: LayersModelBodyOptions): VisionBody {
   const layers = source.layers;

@@ -19,13 +19,17 @@ export function publicApiDocs(root: string): ExportDoc[] {
   return checker.getExportsOfModule(moduleSymbol).map((exported) => {
     const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
     const decl = symbol.declarations?.[0];
-    const kind: ExportDoc['kind'] =
-      symbol.flags & ts.SymbolFlags.Class ? 'class' : symbol.flags & ts.SymbolFlags.Function ? 'function' : symbol.flags & ts.SymbolFlags.Variable ? 'value' : 'type';
+    // `export type { ImageDataset }` of a class: users get the type only, not the constructor.
+    const typeOnly = exported.declarations?.some((d) => ts.isExportSpecifier(d) && (d.isTypeOnly || d.parent.parent.isTypeOnly)) ?? false;
+    const kind: ExportDoc['kind'] = typeOnly
+      ? 'type'
+      : symbol.flags & ts.SymbolFlags.Class ? 'class' : symbol.flags & ts.SymbolFlags.Function ? 'function' : symbol.flags & ts.SymbolFlags.Variable ? 'value' : 'type';
     const summary = ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim();
     const tags = symbol.getJsDocTags(checker).map((t) => t.name);
     let undocumentedParams: string[] = [];
     const fn = decl && (ts.isFunctionDeclaration(decl) ? decl : ts.isClassDeclaration(decl) ? decl.members.find(ts.isConstructorDeclaration) : undefined);
-    if (fn) {
+    const isPrivate = (fn?.modifiers ?? []).some((m) => m.kind === ts.SyntaxKind.PrivateKeyword);
+    if (fn && !isPrivate) {
       const documented = new Set(ts.getJSDocTags(fn).filter(ts.isJSDocParameterTag).map((t) => t.name.getText()));
       undocumentedParams = fn.parameters
         .filter((p) => !(p.modifiers ?? []).some((m) => m.kind === ts.SyntaxKind.PrivateKeyword || m.kind === ts.SyntaxKind.ReadonlyKeyword || m.kind === ts.SyntaxKind.PublicKeyword))
