@@ -25,8 +25,11 @@ export interface ShowBatchOptions {
 
 /** Options of {@link DataLoaders.withSize}. */
 export interface WithSizeOptions {
+  /** The new image size: a number for square, or `[height, width]`. */
   size: number | [number, number];
+  /** A new batch size. Default the current one. */
   bs?: number;
+  /** A new validation batch size. Default `bs`. */
   valBs?: number;
 }
 

@@ -11,9 +11,13 @@ export type PadMode = 'reflection' | 'zeros' | 'border';
 
 /** Everything that decides a decoded image's pixels: part of its cache key. */
 export interface ResizeSpec {
+  /** Output height in pixels. */
   height: number;
+  /** Output width in pixels. */
   width: number;
+  /** How the image is fitted to the size. */
   method: ResizeMethod;
+  /** Padding, for `method: 'pad'`. */
   padMode: PadMode;
 }
 

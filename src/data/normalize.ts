@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 
 /** Per-channel mean and standard deviation of pixels scaled to [0, 1], as fastai's stats tuples. */
 export interface NormStats {
+  /** Mean of R, G and B. */
   mean: [number, number, number];
+  /** Standard deviation of R, G and B. */
   std: [number, number, number];
 }
 

@@ -26,7 +26,9 @@ export interface ConfusionMatrixPlotOptions {
   normalize?: boolean;
   /** Decimals when normalised. Default 2. */
   normDec?: number;
+  /** PNG (or SVG) to write. Default `'confusion-matrix.png'`. */
   file?: string;
+  /** Default `'Confusion matrix'`. */
   title?: string;
 }
 

@@ -1,16 +1,24 @@
 /** One row of a classification report. */
 export interface ReportRow {
+  /** Of the items predicted as the class, the share that are. */
   precision: number;
+  /** Of the items of the class, the share predicted as it. */
   recall: number;
+  /** Harmonic mean of precision and recall. */
   f1: number;
+  /** Number of items of the class. */
   support: number;
 }
 
 /** sklearn's `classification_report` as data: per class, accuracy, macro and weighted averages. */
 export interface ClassificationReport {
+  /** One row per class, in vocab order. */
   classes: (ReportRow & { label: string })[];
+  /** Share of items predicted correctly. */
   accuracy: number;
+  /** Unweighted mean over classes. */
   macroAvg: ReportRow;
+  /** Mean over classes weighted by support. */
   weightedAvg: ReportRow;
 }
 

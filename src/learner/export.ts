@@ -7,9 +7,13 @@ import { Learner } from './learner.js';
 
 /** The `fastvision.json` of an export. */
 export interface ExportMeta extends InferenceConfig {
+  /** Always `'fastvision-export'`. */
   format: 'fastvision-export';
+  /** Bumped if the layout ever changes. */
   formatVersion: 1;
+  /** The fastvision version that wrote it. */
   library: string;
+  /** The architecture's name, or null for a custom model. */
   arch: string | null;
 }
 
