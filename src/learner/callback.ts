@@ -51,18 +51,31 @@ export abstract class Callback {
   order = 0;
   /** Set by the learner before `beforeFit`. */
   learn!: Learner;
+  /** Once, before the first epoch. */
   beforeFit?(): void | Promise<void>;
+  /** At the start of every epoch. */
   beforeEpoch?(): void | Promise<void>;
+  /** Before the epoch's training batches. */
   beforeTrain?(): void | Promise<void>;
+  /** Before each training batch, after it is loaded. */
   beforeBatch?(): void | Promise<void>;
+  /** After the training batch's loss is computed (`this.learn.loss`). */
   afterLoss?(): void | Promise<void>;
+  /** After the gradients are computed. */
   afterBackward?(): void | Promise<void>;
+  /** After the optimizer step. */
   afterStep?(): void | Promise<void>;
+  /** After each training batch. */
   afterBatch?(): void | Promise<void>;
+  /** After the epoch's training batches. */
   afterTrain?(): void | Promise<void>;
+  /** Before validation. */
   beforeValidate?(): void | Promise<void>;
+  /** After validation (`this.learn.validResults` is set). */
   afterValidate?(): void | Promise<void>;
+  /** At the end of every epoch. */
   afterEpoch?(): void | Promise<void>;
+  /** Once, at the end of the fit, even when it was cancelled. */
   afterFit?(): void | Promise<void>;
   /** Skip validation (e.g. the LR finder). */
   runValid?: boolean;
