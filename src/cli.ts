@@ -2,6 +2,7 @@
 import { exitCodeOf, UsageError } from './cli/errors.js';
 import { info, infoUsage } from './cli/info.js';
 import { interpret, interpretUsage } from './cli/interpret.js';
+import { lrFind, lrFindUsage } from './cli/lrFind.js';
 import { predict, predictUsage } from './cli/predict.js';
 import { train, trainUsage } from './cli/train.js';
 import { version } from './version.js';
@@ -13,6 +14,7 @@ Usage: fastvision <command> [options]
 Commands:
   info        The version, the tfjs backend fastvision picks and why, the weights cache
   train       Fine-tune a pretrained CNN on a CSV of images and labels; export it
+  lr-find     Run fastai's LR finder on a CSV: suggestions and the curve
   predict     Classify images with an exported model (JSON lines or CSV)
   interpret   Confusion matrix, top losses and report of a model on a labelled CSV
 
@@ -27,6 +29,7 @@ Exit codes: 0 success, 1 a problem with the input (the message says what to fix)
 const commands: Record<string, { run: (args: string[]) => Promise<void>; usage: string }> = {
   info: { run: info, usage: infoUsage },
   train: { run: train, usage: trainUsage },
+  'lr-find': { run: lrFind, usage: lrFindUsage },
   predict: { run: predict, usage: predictUsage },
   interpret: { run: interpret, usage: interpretUsage },
 };

@@ -31,7 +31,7 @@ describe('the fastvision command', () => {
   it('has --help for every command, and lists the commands', () => {
     const top = runCli(['--help']);
     expect(top.code).toBe(0);
-    for (const cmd of ['info', 'train', 'predict', 'interpret']) {
+    for (const cmd of ['info', 'train', 'lr-find', 'predict', 'interpret']) {
       expect(top.stdout).toContain(`  ${cmd} `);
       const help = runCli([cmd, '--help']);
       expect(help.code, cmd).toBe(0);
@@ -85,6 +85,18 @@ describe('the fastvision command', () => {
     expect(readFileSync(join(out, 'report.txt'), 'utf8')).toMatch(/precision\s+recall\s+f1-score\s+support/);
     const meta = JSON.parse(readFileSync(join(out, 'model', 'fastvision.json'), 'utf8'));
     expect(meta).toMatchObject({ vocab: ['dotted', 'striped'], arch: 'resnet18', resize: { height: 16, width: 16 } });
+  });
+
+  it('lr-find prints the four suggestions and draws the curve', () => {
+    const plot = join(out, '..', 'lr-find', 'curve.png');
+    const r = runCli(
+      ['lr-find', '--csv', csv, '--fn-col', 'file', '--label-col', 'label', '--arch', 'resnet18', '--no-pretrained', '--size', '16', '--bs', '4', '--num-it', '12', '--plot', plot],
+      env(),
+    );
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+    for (const name of ['valley', 'slide', 'minimum', 'steep']) expect(r.stdout).toMatch(new RegExp(`^${name}\\s+(\\d\\.\\d\\de-\\d+|none)`, 'm'));
+    expect(png(plot)).toBe('PNG');
   });
 
   it('predict prints one JSON line per image, or a CSV table', () => {
