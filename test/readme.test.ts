@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { env, initBackend } from '../src/index.js';
 import { tempDir, writeImage } from './helpers/images.js';
@@ -58,6 +59,19 @@ describe("the README's quick start", () => {
     script = join(cwd, 'train.mts');
     writeFileSync(script, code);
   }, 180_000);
+
+  it('type-checks as printed, against the real API (strict, as the repo compiles)', () => {
+    const file = join(root, 'test', '.readme-quick-start.ts');
+    const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} })!;
+    const host = ts.createCompilerHost(config.options);
+    const read = host.readFile;
+    // The block as a module of its own (top-level await needs one), never written to disk.
+    host.readFile = (f) => (f === file ? `${quickStart()}\nexport {};\n` : read(f));
+    host.fileExists = ((exists) => (f: string) => f === file || exists(f))(host.fileExists);
+    const program = ts.createProgram([file], { ...config.options, noEmit: true }, host);
+    const errors = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(errors).toEqual([]);
+  });
 
   it('runs as a script and leaves what it says: pictures, the export, a prediction', () => {
     const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
