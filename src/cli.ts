@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { backendInfo, initBackend, type BackendName } from './core/backend.js';
+import { exitCodeOf, UsageError } from './cli/errors.js';
+import { info, infoUsage } from './cli/info.js';
+import { interpret, interpretUsage } from './cli/interpret.js';
+import { lrFind, lrFindUsage } from './cli/lrFind.js';
+import { predict, predictUsage } from './cli/predict.js';
+import { train, trainUsage } from './cli/train.js';
 import { version } from './version.js';
 
 const usage = `fastvision ${version} — fastai's image-classification workflow on TensorFlow.js
@@ -8,57 +12,44 @@ const usage = `fastvision ${version} — fastai's image-classification workflow 
 Usage: fastvision <command> [options]
 
 Commands:
-  info        Show the version and the tfjs backend fastvision picks, and why
+  info        The version, the tfjs backend fastvision picks and why, the weights cache
+  train       Fine-tune a pretrained CNN on a CSV of images and labels; export it
+  lr-find     Run fastai's LR finder on a CSV: suggestions and the curve
+  predict     Classify images with an exported model (JSON lines or CSV)
+  interpret   Confusion matrix, top losses and report of a model on a labelled CSV
 
 Options:
-  -h, --help     Show help for a command
+  -h, --help     Show help (also \`fastvision <command> --help\`)
   -v, --version  Print the version
+
+Exit codes: 0 success, 1 a problem with the input (the message says what to fix),
+2 an internal error (please report it, with the stack trace printed).
 `;
 
-const infoUsage = `Usage: fastvision info [--backend gpu|node|wasm|cpu] [--json]
-
-Starts the best tfjs backend that is installed and works (or the one forced by
---backend or FASTVISION_BACKEND) and prints what it is.
-
-Options:
-  --backend <name>  Force a backend instead of the best available
-  --json            Print JSON instead of text
-`;
-
-async function info(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { backend: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) return void process.stdout.write(infoUsage);
-  await initBackend(values.backend ? { backend: values.backend as BackendName } : {});
-  const b = backendInfo();
-  if (values.json) return void process.stdout.write(`${JSON.stringify({ version, backend: b }, null, 2)}\n`);
-  const rows: [string, string][] = [
-    ['fastvision', version],
-    ['node', process.version],
-    ['backend', `${b.name} (${b.package} ${b.version})`],
-    ['chosen because', b.reason],
-    ['simd', b.simd == null ? 'n/a' : String(b.simd)],
-    ['threads', String(b.threads)],
-    ['gpu', String(b.gpu)],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
-}
+const commands: Record<string, { run: (args: string[]) => Promise<void>; usage: string }> = {
+  info: { run: info, usage: infoUsage },
+  train: { run: train, usage: trainUsage },
+  'lr-find': { run: lrFind, usage: lrFindUsage },
+  predict: { run: predict, usage: predictUsage },
+  interpret: { run: interpret, usage: interpretUsage },
+};
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === '-v' || command === '--version') return void process.stdout.write(`${version}\n`);
   if (command == null || command === '-h' || command === '--help' || command === 'help') {
-    return void process.stdout.write(usage);
+    const topic = command === 'help' && rest[0] ? commands[rest[0]] : undefined;
+    return void process.stdout.write(topic?.usage ?? usage);
   }
-  if (command === 'info') return info(rest);
-  process.stderr.write(`fastvision: unknown command '${command}'\n\n${usage}`);
-  process.exitCode = 2;
+  const cmd = commands[command];
+  if (!cmd) throw new UsageError(`unknown command '${command}'\n\n${usage}`);
+  await cmd.run(rest);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
+  const code = exitCodeOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (code === 1) process.stderr.write(`${message.startsWith('fastvision:') ? message : `fastvision: ${message}`}\n`);
+  else process.stderr.write(`fastvision: internal error (please report it): ${err instanceof Error ? (err.stack ?? message) : message}\n`);
+  process.exitCode = code;
 });

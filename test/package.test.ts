@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cjsScript, esmScript } from './helpers/consumer.js';
+import { tempDir } from './helpers/images.js';
+import { writePatterns } from './helpers/patterns.js';
 
 const root = join(import.meta.dirname, '..');
 const run = (cmd: string, args: string[]) =>
@@ -79,5 +82,67 @@ describe('the npm package', () => {
       expect(pkg.peerDependencies?.[name]).toBeDefined();
       expect(pkg.peerDependenciesMeta?.[name]).toEqual({ optional: true });
     }
+  });
+});
+
+// What "npm install fastvision" gives a user: the packed tarball installed into an
+// empty project (dependencies from the registry, or npm's cache), used through both
+// module systems. Lives in this file so it shares the build above (files run in parallel).
+describe('the packed tarball, installed into a fresh project', () => {
+  let project: string;
+  let data: string;
+  const inProject = (cmd: string, args: string[]) =>
+    execFileSync(cmd, args, { cwd: project, encoding: 'utf8', env: { ...process.env, FASTVISION_BACKEND: '', FASTVISION_OFFLINE: '1' } });
+
+  beforeAll(async () => {
+    project = tempDir('fastvision-consumer-');
+    const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', project]))[0];
+    expect(packed.files.map((f: { path: string }) => f.path)).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md']));
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    inProject('npm', ['install', join(project, packed.filename), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error']);
+    // An ImageNet-style folder: data/<class>/<image>.
+    const { dir, rows } = await writePatterns(16, 5);
+    data = join(project, 'data');
+    for (const r of rows) {
+      const target = join(data, r.label, r.fn);
+      execFileSync('mkdir', ['-p', join(data, r.label)]);
+      renameSync(join(dir, r.fn), target);
+    }
+    writeFileSync(join(project, 'train.mjs'), esmScript);
+    writeFileSync(join(project, 'train.cjs'), cjsScript);
+  }, 600_000);
+
+  it('installs one tfjs-core and no native TensorFlow', () => {
+    const tree = JSON.parse(inProject('npm', ['ls', '@tensorflow/tfjs-core', '--all', '--json']));
+    const versions = new Set<string>();
+    const walk = (deps: Record<string, { version: string; dependencies?: object }> = {}) => {
+      for (const [name, d] of Object.entries(deps)) {
+        if (name === '@tensorflow/tfjs-core') versions.add(d.version);
+        walk(d.dependencies as typeof deps);
+      }
+    };
+    walk(tree.dependencies);
+    expect(versions.size).toBe(1);
+    expect(existsSync(join(project, 'node_modules/@tensorflow/tfjs-node'))).toBe(false);
+  });
+
+  it.each([
+    ['import (ESM)', 'train.mjs'],
+    ['require (CommonJS)', 'train.cjs'],
+  ])('%s: trains one epoch on wasm, exports, loads and predicts', (_, script) => {
+    const out = JSON.parse(inProject('node', [script, data]).trim().split('\n').pop()!);
+    expect(out.version).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+    expect(out.backend).toBe('wasm');
+    expect(out.vocab).toEqual(['dotted', 'striped']);
+    expect(out.lines[0]).toMatch(/^epoch\s+train_loss\s+valid_loss\s+error_rate\s+time/);
+    expect(out.lines[1]).toMatch(/^0\s+\d+\.\d{6}\s+\d+\.\d{6}\s+\d\.\d{6}\s+\d\d:\d\d/);
+    expect(out.prediction.labels).toHaveLength(1);
+    expect(out.prediction.probs.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
+  it('puts the fastvision command on the path', () => {
+    expect(inProject('npx', ['--no-install', 'fastvision', '--version']).trim()).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+    const info = JSON.parse(inProject('npx', ['--no-install', 'fastvision', 'info', '--json']));
+    expect(info.backend.name).toBe('wasm');
   });
 });

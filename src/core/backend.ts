@@ -41,7 +41,14 @@ export interface BackendSpec {
   tfjsName: string;
 }
 
-/** The order and packages of {@link BackendName}s: data, not code. */
+/**
+ * The order and packages of {@link BackendName}s: data, not code.
+ *
+ * @example
+ * ```ts
+ * backendSpecs.gpu.package;   // '@tensorflow/tfjs-node-gpu': what to `npm install` for that backend
+ * ```
+ */
 export const backendSpecs: Readonly<Record<BackendName, BackendSpec>> = {
   gpu: { package: '@tensorflow/tfjs-node-gpu', tfjsName: 'tensorflow' },
   node: { package: '@tensorflow/tfjs-node', tfjsName: 'tensorflow' },
@@ -78,6 +85,9 @@ let warnedCpu = false;
  * await initBackend({ backend: 'wasm' });      // or force one
  * console.log(info.name, info.version);
  * ```
+ *
+ * @param opts - `backend` forces one (default: `FASTVISION_BACKEND`, else the best that works).
+ * @returns What started, as {@link backendInfo} reports it.
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
   const forced = opts.backend ?? parseBackendEnv(process.env.FASTVISION_BACKEND);
@@ -100,6 +110,12 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
  * and whether it is the CUDA build.
  *
  * @throws if `initBackend()` has not finished yet.
+ *
+ * @example
+ * ```ts
+ * await initBackend();
+ * const { name, simd, threads, reason } = backendInfo();   // e.g. 'wasm', true, 1, 'best that works (...)'
+ * ```
  */
 export function backendInfo(): BackendInfo {
   if (!current) throw new Error('fastvision: no backend yet; call `await initBackend()` first');

@@ -20,6 +20,7 @@ export interface CachedFile {
   validate?: (file: string) => Promise<void>;
 }
 
+/** Options of {@link cachedFetch} and of everything that downloads weights. */
 export interface FetchOptions {
   /** Default `env.offline`. */
   offline?: boolean;
@@ -31,6 +32,15 @@ export interface FetchOptions {
  * The path of `spec.file`, downloading it first if it is not cached or is corrupt.
  * Downloads go to a temp file that is checked (size, sha256, `validate`) and then
  * renamed into place, so the cache never holds half a file.
+ *
+ * @param spec - The URL, the cache path, and what the file must be (size, sha256, a validator).
+ * @param opts - `offline` (default `env.offline`) and `progress` (default true).
+ * @returns The cached file's path.
+ *
+ * @example
+ * ```ts
+ * const file = await cachedFetch({ url: 'https://example.com/w.safetensors', file: '/tmp/cache/w.safetensors', bytes: 1234 });
+ * ```
  */
 export async function cachedFetch(spec: CachedFile, opts: FetchOptions = {}): Promise<string> {
   const problem = await checkFile(spec);

@@ -23,6 +23,17 @@ export interface Env {
 
 const overrides: Partial<Env> = {};
 
+/**
+ * fastvision's download settings (cache directory, offline mode, model hub), read
+ * from `FASTVISION_CACHE`, `FASTVISION_OFFLINE` and `FASTVISION_HUB_URL` unless set here.
+ *
+ * @example
+ * ```ts
+ * import { env } from 'fastvision';
+ * env.offline = true;                 // never touch the network
+ * env.cacheDir = '/data/fastvision';  // where pretrained weights are kept
+ * ```
+ */
 export const env: Env = {
   get cacheDir() {
     return overrides.cacheDir ?? (process.env.FASTVISION_CACHE || join(homedir(), '.cache', 'fastvision'));

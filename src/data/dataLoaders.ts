@@ -25,12 +25,22 @@ export interface ShowBatchOptions {
 
 /** Options of {@link DataLoaders.withSize}. */
 export interface WithSizeOptions {
+  /** The new image size: a number for square, or `[height, width]`. */
   size: number | [number, number];
+  /** A new batch size. Default the current one. */
   bs?: number;
+  /** A new validation batch size. Default `bs`. */
   valBs?: number;
 }
 
-/** Image file endings `fromFolder` picks up. */
+/**
+ * Image file endings `fromFolder` picks up.
+ *
+ * @example
+ * ```ts
+ * imageExtensions.includes('.webp');   // true: fromFolder picks up .webp files
+ * ```
+ */
 export const imageExtensions = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif'];
 
 /**

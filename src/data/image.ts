@@ -11,16 +11,38 @@ export type PadMode = 'reflection' | 'zeros' | 'border';
 
 /** Everything that decides a decoded image's pixels: part of its cache key. */
 export interface ResizeSpec {
+  /** Output height in pixels. */
   height: number;
+  /** Output width in pixels. */
   width: number;
+  /** How the image is fitted to the size. */
   method: ResizeMethod;
+  /** Padding, for `method: 'pad'`. */
   padMode: PadMode;
 }
 
-/** Images over this many pixels are refused as possible decompression bombs (10,000 × 10,000). */
+/**
+ * Images over this many pixels are refused as possible decompression bombs (10,000 × 10,000).
+ *
+ * @example
+ * ```ts
+ * const pixels = await decodeImage('huge.tif', spec, 4 * defaultLimitInputPixels);   // allow larger images
+ * ```
+ */
 export const defaultLimitInputPixels = 100_000_000;
 
-/** An image that could not be decoded: the file, and what went wrong. */
+/**
+ * An image that could not be decoded: the file, and what went wrong.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await decodeImage('broken.jpg', { height: 224, width: 224, method: 'squish', padMode: 'reflection' });
+ * } catch (err) {
+ *   if (err instanceof BadImageError) console.log(err.file, err.reason);
+ * }
+ * ```
+ */
 export class BadImageError extends Error {
   constructor(
     readonly file: string,
@@ -37,6 +59,17 @@ const extendWith = { reflection: 'mirror', border: 'copy', zeros: 'background' }
  * Decodes an image file into `spec.height × spec.width` uint8 RGB pixels (HWC),
  * applying EXIF orientation; grayscale, CMYK, palette and alpha images all become
  * 3-channel RGB (alpha is dropped, as PIL's `convert('RGB')`).
+ *
+ * @param input - A file path or an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF...).
+ * @param spec - Target height and width, resize method and padding.
+ * @param limitInputPixels - Refuse larger images (decompression bombs). Default {@link defaultLimitInputPixels}.
+ * @returns `height × width × 3` bytes, RGB, row-major.
+ * @throws {@link BadImageError} naming the file and the reason.
+ *
+ * @example
+ * ```ts
+ * const pixels = await decodeImage('cover.jpg', { height: 224, width: 224, method: 'squish', padMode: 'reflection' });
+ * ```
  */
 export async function decodeImage(input: string | Buffer, spec: ResizeSpec, limitInputPixels = defaultLimitInputPixels): Promise<Uint8Array> {
   const { height, width } = spec;

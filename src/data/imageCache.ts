@@ -21,6 +21,14 @@ export interface CacheStats {
   memoryBytes: number;
 }
 
+/**
+ * The default memory budget of an {@link ImageCache}: 2 GiB of decoded pixels.
+ *
+ * @example
+ * ```ts
+ * const cache = new ImageCache({ memoryBytes: defaultCacheMemoryBytes / 4 });   // 512 MiB
+ * ```
+ */
 export const defaultCacheMemoryBytes = 2 * 1024 ** 3;
 
 /**
@@ -29,6 +37,12 @@ export const defaultCacheMemoryBytes = 2 * 1024 ** 3;
  * When the memory budget is full, new images are simply not kept (nothing is
  * evicted): an epoch reads every item in turn, and LRU eviction under that pattern
  * would miss on every read, while keeping what fits gives a steady hit rate.
+ *
+ * @example
+ * ```ts
+ * const cache = new ImageCache({ memoryBytes: 1 << 30, dir: '.cache/images' });
+ * const dls = await DataLoaders.fromCsv('data/labels.csv', { path: 'data', cache });
+ * ```
  */
 export class ImageCache {
   readonly stats: CacheStats = { memoryHits: 0, diskHits: 0, decodes: 0, memoryBytes: 0 };
@@ -37,6 +51,9 @@ export class ImageCache {
   private readonly budget: number;
   private readonly dir: string | undefined;
 
+  /**
+   * @param opts - Memory budget in bytes (default {@link defaultCacheMemoryBytes}) and an optional directory for a disk cache.
+   */
   constructor(opts: CacheOptions = {}) {
     this.budget = opts.memoryBytes ?? defaultCacheMemoryBytes;
     this.dir = opts.dir;

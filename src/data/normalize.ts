@@ -2,11 +2,20 @@ import * as tf from '@tensorflow/tfjs';
 
 /** Per-channel mean and standard deviation of pixels scaled to [0, 1], as fastai's stats tuples. */
 export interface NormStats {
+  /** Mean of R, G and B. */
   mean: [number, number, number];
+  /** Standard deviation of R, G and B. */
   std: [number, number, number];
 }
 
-/** ImageNet's statistics, fastai's `imagenet_stats`: what pretrained bodies expect. */
+/**
+ * ImageNet's statistics, fastai's `imagenet_stats`: what pretrained bodies expect.
+ *
+ * @example
+ * ```ts
+ * const dls = await DataLoaders.fromCsv('data/labels.csv', { path: 'data', normalize: imagenetStats });
+ * ```
+ */
 export const imagenetStats: NormStats = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 /**

@@ -30,6 +30,14 @@ export function checkValidPct(validPct: number): void {
 /**
  * fastai's `RandomSplitter`: a seeded permutation of the items; validation is its first
  * `floor(validPct · n)` indices, training the rest. Not stratified.
+ *
+ * @param validPct - Share of items for validation, in (0, 1). Default 0.2.
+ * @param seed - Seeds the permutation; unseeded differs every run.
+ *
+ * @example
+ * ```ts
+ * const [train, valid] = randomSplitter(0.2, 42)(100);   // 80 and 20 indices
+ * ```
  */
 export function randomSplitter(validPct = 0.2, seed?: number | string): Splitter {
   checkValidPct(validPct);
@@ -43,6 +51,15 @@ export function randomSplitter(validPct = 0.2, seed?: number | string): Splitter
 /**
  * A random split that keeps each class's share: per class (in sorted order), a seeded
  * permutation of its items with the first `round(validPct · count)` to validation.
+ *
+ * @param labels - Each item's class.
+ * @param validPct - Share of each class for validation, in (0, 1). Default 0.2.
+ * @param seed - Seeds the permutations.
+ *
+ * @example
+ * ```ts
+ * const [train, valid] = stratifiedSplitter(['a', 'a', 'a', 'b', 'b'], 0.4, 1)(5);
+ * ```
  */
 export function stratifiedSplitter(labels: readonly string[], validPct = 0.2, seed?: number | string): Splitter {
   checkValidPct(validPct);
@@ -64,7 +81,16 @@ export function stratifiedSplitter(labels: readonly string[], validPct = 0.2, se
   };
 }
 
-/** fastai's `ColSplitter`: items whose flag is truthy go to validation. */
+/**
+ * fastai's `ColSplitter`: items whose flag is truthy go to validation.
+ *
+ * @param isValid - One flag per item.
+ *
+ * @example
+ * ```ts
+ * colSplitter([false, true, false])(3);   // [[0, 2], [1]]
+ * ```
+ */
 export function colSplitter(isValid: readonly boolean[]): Splitter {
   return (n) => {
     const train: number[] = [];

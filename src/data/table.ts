@@ -7,7 +7,18 @@ export type Row = Record<string, unknown>;
 /** A column given by name or by position, as fastai's `fn_col` / `label_col`. */
 export type ColumnRef = string | number;
 
-/** Reads a CSV with a header row into rows of strings (quoted fields, BOM and CRLF handled). */
+/**
+ * Reads a CSV with a header row into rows of strings (quoted fields, BOM and CRLF handled).
+ *
+ * @param file - The CSV file (UTF-8, with a header row).
+ * @returns One object per row, keyed by the header's column names, values as strings.
+ *
+ * @example
+ * ```ts
+ * const rows = await readCsv('data/albums.csv');
+ * const metal = rows.filter((r) => r.metal === '1');
+ * ```
+ */
 export async function readCsv(file: string): Promise<Row[]> {
   let text: string;
   try {

@@ -26,7 +26,9 @@ export interface ConfusionMatrixPlotOptions {
   normalize?: boolean;
   /** Decimals when normalised. Default 2. */
   normDec?: number;
+  /** PNG (or SVG) to write. Default `'confusion-matrix.png'`. */
   file?: string;
+  /** Default `'Confusion matrix'`. */
   title?: string;
 }
 
@@ -51,6 +53,9 @@ export class ClassificationInterpretation {
   readonly decoded: readonly number[];
   private readonly image: ImageSource | undefined;
 
+  /**
+   * @param data - Vocab, per-item probabilities, targets and losses, and optionally how to draw item i.
+   */
   constructor(data: InterpretationData, private readonly learn?: Learner) {
     const n = data.targs.length;
     if (data.probs.length !== n || data.losses.length !== n) {
@@ -177,6 +182,15 @@ export class ClassificationInterpretation {
 /**
  * A grid of the `k` items with the highest probability of class `cls` across one or
  * more prediction sets (e.g. validation and training), captioned `class probability`.
+ *
+ * @param sets - Interpretations to pool (e.g. of the validation and the training set).
+ * @param cls - The class index.
+ * @param opts - `k` images (default 12) and the PNG `file`.
+ *
+ * @example
+ * ```ts
+ * await plotTopPredictions([interp], interp.vocab.indexOf('metal'), { k: 12, file: 'most-metal.png' });
+ * ```
  */
 export async function plotTopPredictions(sets: readonly ClassificationInterpretation[], cls: number, opts: { k?: number; file: string }): Promise<string> {
   const scored = sets.flatMap((set) => set.probs.map((p, i) => ({ set, i, prob: p[cls]! })));

@@ -1,22 +1,39 @@
 /** One row of a classification report. */
 export interface ReportRow {
+  /** Of the items predicted as the class, the share that are. */
   precision: number;
+  /** Of the items of the class, the share predicted as it. */
   recall: number;
+  /** Harmonic mean of precision and recall. */
   f1: number;
+  /** Number of items of the class. */
   support: number;
 }
 
 /** sklearn's `classification_report` as data: per class, accuracy, macro and weighted averages. */
 export interface ClassificationReport {
+  /** One row per class, in vocab order. */
   classes: (ReportRow & { label: string })[];
+  /** Share of items predicted correctly. */
   accuracy: number;
+  /** Unweighted mean over classes. */
   macroAvg: ReportRow;
+  /** Mean over classes weighted by support. */
   weightedAvg: ReportRow;
 }
 
 /**
  * The report from a confusion matrix (rows actual, columns predicted). A class never
  * predicted has precision 0 (sklearn's `zero_division=0`), never NaN.
+ *
+ * @param cm - `cm[actual][predicted]` counts.
+ * @param vocab - Class names, in the matrix's order.
+ *
+ * @example
+ * ```ts
+ * const report = classificationReport([[50, 5], [10, 35]], ['metal', 'rap']);
+ * report.accuracy;   // 0.85
+ * ```
  */
 export function classificationReport(cm: readonly (readonly number[])[], vocab: readonly string[]): ClassificationReport {
   const n = cm.reduce((a, row) => a + row.reduce((x, y) => x + y, 0), 0);
@@ -42,7 +59,17 @@ export function classificationReport(cm: readonly (readonly number[])[], vocab: 
   };
 }
 
-/** The report as sklearn prints it (two decimals). */
+/**
+ * The report as sklearn prints it (two decimals).
+ *
+ * @param report - From {@link classificationReport}.
+ * @param digits - Decimals. Default 2.
+ *
+ * @example
+ * ```ts
+ * console.log(formatClassificationReport(interp.classificationReport()));
+ * ```
+ */
 export function formatClassificationReport(report: ClassificationReport, digits = 2): string {
   const width = Math.max('weighted avg'.length, ...report.classes.map((c) => c.label.length));
   const num = (v: number) => v.toFixed(digits).padStart(9);

@@ -7,9 +7,13 @@ import { Learner } from './learner.js';
 
 /** The `fastvision.json` of an export. */
 export interface ExportMeta extends InferenceConfig {
+  /** Always `'fastvision-export'`. */
   format: 'fastvision-export';
+  /** Bumped if the layout ever changes. */
   formatVersion: 1;
+  /** The fastvision version that wrote it. */
   library: string;
+  /** The architecture's name, or null for a custom model. */
   arch: string | null;
 }
 
@@ -51,6 +55,14 @@ export async function exportLearner(learn: Learner, dir: string): Promise<string
  * A learner from an export directory, ready to `predict` and `getPreds` without the
  * training data (fastai's `load_learner`). Only JSON and raw float32 weights are
  * read; nothing in an export is executed, so exports from others are safe to load.
+ *
+ * @param dir - A directory written by `learn.export()` (or `fastvision train`).
+ *
+ * @example
+ * ```ts
+ * const learn = await loadLearner('models/metal-rap');
+ * const { label, probs } = await learn.predict('cover.jpg');
+ * ```
  */
 export async function loadLearner(dir: string): Promise<Learner> {
   const read = async (name: string) => {

@@ -1,4 +1,13 @@
-/** fastai's `slice(hi)` / `slice(lo, hi)` for learning rates (and any hyper-parameter) across layer groups. */
+/**
+ * fastai's `slice(hi)` / `slice(lo, hi)` for learning rates (and any hyper-parameter) across layer groups.
+ *
+ * Made by {@link slice}; {@link expandHyper} turns it into one value per group.
+ *
+ * @example
+ * ```ts
+ * expandHyper(slice(1e-3), 3, 'lr');   // [1e-4, 1e-4, 1e-3]
+ * ```
+ */
 export class HyperSlice {
   constructor(
     readonly start: number | undefined,
@@ -14,6 +23,9 @@ export class HyperSlice {
  * ```ts
  * await learn.fitOneCycle(5, slice(1e-4, 1e-3 / 5));
  * ```
+ *
+ * @param stopOrStart - With one argument, the last group's value; with two, the first group's.
+ * @param stop - The last group's value.
  */
 export function slice(stopOrStart: number, stop?: number): HyperSlice {
   return stop === undefined ? new HyperSlice(undefined, stopOrStart) : new HyperSlice(stopOrStart, stop);
@@ -22,14 +34,36 @@ export function slice(stopOrStart: number, stop?: number): HyperSlice {
 /** A hyper-parameter for every layer group: one number, one per group, or a {@link slice}. */
 export type HyperValue = number | readonly number[] | HyperSlice;
 
-/** fastcore's `even_mults`: `start · step^i` with `step = (stop/start)^(1/(n−1))`; `[stop]` when n is 1. */
+/**
+ * fastcore's `even_mults`: `start · step^i` with `step = (stop/start)^(1/(n−1))`; `[stop]` when n is 1.
+ *
+ * @param start - The first value.
+ * @param stop - The last value.
+ * @param n - How many.
+ *
+ * @example
+ * ```ts
+ * evenMults(1e-5, 1e-3, 3);   // [1e-5, 1e-4, 1e-3]
+ * ```
+ */
 export function evenMults(start: number, stop: number, n: number): number[] {
   if (n === 1) return [stop];
   const step = (stop / start) ** (1 / (n - 1));
   return Array.from({ length: n }, (_, i) => start * step ** i);
 }
 
-/** A hyper-parameter expanded to one value per layer group, exactly as fastai's `set_hyper`. */
+/**
+ * A hyper-parameter expanded to one value per layer group, exactly as fastai's `set_hyper`.
+ *
+ * @param value - A number (every group), an array (one per group), or a {@link slice}.
+ * @param nGroups - The learner's layer groups.
+ * @param name - Names the hyper-parameter in the error for a wrong-length array.
+ *
+ * @example
+ * ```ts
+ * expandHyper(slice(1e-4, 1e-3 / 5), 3, 'lr');   // [1e-4, 1.41e-4, 2e-4]
+ * ```
+ */
 export function expandHyper(value: HyperValue, nGroups: number, name: string): number[] {
   if (value instanceof HyperSlice) {
     // fastai tests `if v.start:`, so a start of 0 means "no start".

@@ -8,9 +8,13 @@ import { FusedInference } from '../vision/fusedInference.js';
 
 /** What a learner needs to predict on its own, without training data (kept in exports). */
 export interface InferenceConfig {
+  /** Class names; output i of the model is `vocab[i]`. */
   vocab: string[];
+  /** Multi-label (sigmoid per class) rather than single-label (softmax). */
   multiLabel: boolean;
+  /** How images are sized. */
   resize: ResizeSpec;
+  /** Normalisation applied after scaling pixels to [0, 1]; none means `x / 255` only. */
   normalize?: NormStats | undefined;
 }
 

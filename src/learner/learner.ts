@@ -34,6 +34,7 @@ import type { HeadSplit } from './headSplit.js';
 export interface LearnerOptions {
   /** Default: cross-entropy for single-label data, BCE-with-logits for multi-label. */
   lossFunc?: LossFunc;
+  /** Columns of the epoch table after the losses, e.g. `[errorRate]`. Default none. */
   metrics?: MetricLike[];
   /** Decoupled weight decay, one value or per group. Default 0.01. */
   wd?: HyperValue;
@@ -65,30 +66,43 @@ export interface LearnerOptions {
 
 /** Options of {@link Learner.fit}. */
 export interface FitOptions {
+  /** Weight decay for this fit: one value, one per group, or a slice. Default the learner's `wd` (0.01). */
   wd?: HyperValue;
+  /** Callbacks for this fit only, besides the learner's. */
   cbs?: Callback[];
 }
 
 /** Options of {@link Learner.fitOneCycle}, with fastai's defaults. */
 export interface FitOneCycleOptions extends FitOptions {
+  /** The lr starts at `lrMax / div`. Default 25. */
   div?: number;
+  /** The lr ends at `lrMax / divFinal`. Default 1e5. */
   divFinal?: number;
+  /** Share of iterations spent warming up. Default 0.25. */
   pctStart?: number;
+  /** Momentum at the start, the peak lr and the end. Default the learner's `moms`, `[0.95, 0.85, 0.95]`. */
   moms?: [number, number, number];
 }
 
 /** Options of {@link Learner.fineTune}, with fastai's defaults. */
 export interface FineTuneOptions extends FitOneCycleOptions {
+  /** Epochs with the body frozen first. Default 1. */
   freezeEpochs?: number;
+  /** The unfrozen phase runs at `slice(baseLr / 2 / lrMult, baseLr / 2)`. Default 100. */
   lrMult?: number;
 }
 
 /** Options of {@link Learner.lrFind}, with fastai's defaults. */
 export interface LrFindOptions {
+  /** First learning rate. Default 1e-7. */
   startLr?: number;
+  /** Last learning rate. Default 10. */
   endLr?: number;
+  /** Iterations (mini-batches). Default 100. */
   numIt?: number;
+  /** Stop once the smoothed loss passes 4× its best. Default true. */
   stopDiv?: boolean;
+  /** Which suggestions to return. Default `['valley']`. */
   suggestFuncs?: SuggestionName[];
   /** Also draw loss against lr (log scale) with the suggestions marked, to this PNG (or SVG). */
   plot?: string;
@@ -100,31 +114,59 @@ export type LrFindResult = Partial<Record<SuggestionName, number>> & { lrs: numb
 /**
  * The training hub, as fastai's `Learner`: a model in layer groups, DataLoaders, a
  * loss, fastai's Adam, and callbacks fired at named events.
+ *
+ * Usually made by {@link visionLearner}; build one directly for your own model.
+ *
+ * @example
+ * ```ts
+ * const learn = new Learner(dls, model, { metrics: [errorRate], layerGroups: [[...body.layers], [...head]] });
+ * await learn.fitOneCycle(3, 1e-3);
+ * ```
  */
 export class Learner {
+  /** The model: images `[batch, h, w, 3]` → logits. */
   readonly model: tf.LayersModel;
+  /** The model's layers in groups, earliest first; freezing and discriminative lrs address these. */
   readonly layerGroups: tf.layers.Layer[][];
+  /** The loss, with its activation (softmax or sigmoid) and decoding. */
   readonly lossFunc: LossFunc;
+  /** The metrics of the epoch table. */
   readonly metrics: Metric[];
+  /** fastai's Adam, one parameter group per layer group. */
   readonly opt: Adam;
+  /** Losses, lrs and epoch values of the last fit. */
   readonly recorder = new Recorder();
+  /** Callbacks of every fit: the recorder, the progress table, and `opts.cbs`. */
   readonly cbs: Callback[];
+  /** Weight decay. Default 0.01. */
   wd: HyperValue;
+  /** BatchNorm layers of frozen groups keep training. Default true. */
   trainBn: boolean;
+  /** Default learning rate of `fit` and `fitOneCycle`. Default 1e-3. */
   lr: number;
+  /** One-cycle momentums (start, middle, end). Default `[0.95, 0.85, 0.95]`. */
   moms: [number, number, number];
+  /** Where the epoch table and messages go. Default `console.log`. */
   logger: (line: string) => void;
+  /** The architecture's name (kept in exports). */
   readonly arch: string | undefined;
   /** Cached body features for frozen training (see {@link LearnerOptions.featureCache}); undefined when turned off. */
   readonly featureCache: FeatureCache | undefined;
 
   // Training state, for callbacks (fastai's names).
+  /** The current epoch, from 0. */
   epoch = 0;
+  /** Epochs of the current fit. */
   nEpoch = 0;
+  /** The current iteration within the epoch. */
   iter = 0;
+  /** Iterations per epoch. */
   nIter = 0;
+  /** Training iterations so far in this fit. */
   trainIter = 0;
+  /** Share of this fit's training done, 0 → 1 (what schedules read). */
   pctTrain = 0;
+  /** True during training batches, false during validation. */
   training = false;
   /** The last training batch's loss. */
   loss = Number.NaN;
@@ -141,6 +183,11 @@ export class Learner {
   private readonly noticesShown = new Set<string>();
   private silenced = false;
 
+  /**
+   * @param dls - The data; `undefined` only for inference with `opts.inference` (as {@link loadLearner} does).
+   * @param model - Images `[batch, h, w, 3]` → logits `[batch, classes]`.
+   * @param opts - Loss, metrics, weight decay, layer groups, callbacks; fastai's defaults.
+   */
   constructor(dls: DataLoaders | undefined, model: tf.LayersModel, opts: LearnerOptions = {}) {
     if (!dls && !opts.inference) throw new Error('fastvision: a Learner needs DataLoaders (or, for inference only, an inference config)');
     this.dataLoaders = dls;
@@ -231,6 +278,7 @@ export class Learner {
     return exportLearner(this, dir);
   }
 
+  /** Number of layer groups. */
   get nGroups(): number {
     return this.layerGroups.length;
   }
@@ -350,6 +398,14 @@ export class Learner {
   }
 
   private async runFit(nEpoch: number, extra: Callback[], opts: { allowNonFinite?: boolean } = {}): Promise<void> {
+    // Without this, lrFind would wait forever for iterations that never come.
+    const train = this.dls.train;
+    if (train.length === 0) {
+      throw new Error(
+        `fastvision: the training set has ${train.n} images, fewer than one batch of ${train.bs} (the last incomplete batch is dropped); ` +
+          `use a batch size of at most ${train.n} (bs), or more images`,
+      );
+    }
     const cbs = [...this.cbs, ...extra].sort((a, b) => a.order - b.order);
     for (const cb of cbs) cb.learn = this;
     const fire = async (event: EventName) => {

@@ -12,7 +12,14 @@ export interface LossFunc {
   decodes(probs: tf.Tensor): tf.Tensor;
 }
 
-/** fastai's `CrossEntropyLossFlat`: softmax cross-entropy over int32 class indices; activation softmax, decodes argmax. */
+/**
+ * fastai's `CrossEntropyLossFlat`: softmax cross-entropy over int32 class indices; activation softmax, decodes argmax.
+ *
+ * @example
+ * ```ts
+ * const learn = new Learner(dls, model, { lossFunc: crossEntropyLossFlat() });   // the default for single-label data
+ * ```
+ */
 export function crossEntropyLossFlat(): LossFunc {
   const loss = (pred: tf.Tensor, targ: tf.Tensor, reduction: 'mean' | 'none' = 'mean') =>
     tf.tidy(() => {
@@ -27,7 +34,16 @@ export function crossEntropyLossFlat(): LossFunc {
   }) as LossFunc;
 }
 
-/** fastai's `BCEWithLogitsLossFlat`: per-class sigmoid cross-entropy on multi-hot targets; decodes `> thresh`. */
+/**
+ * fastai's `BCEWithLogitsLossFlat`: per-class sigmoid cross-entropy on multi-hot targets; decodes `> thresh`.
+ *
+ * @param thresh - Probability above which a class is predicted. Default 0.5.
+ *
+ * @example
+ * ```ts
+ * const learn = new Learner(dls, model, { lossFunc: bceWithLogitsLossFlat(0.3) });   // multi-label data
+ * ```
+ */
 export function bceWithLogitsLossFlat(thresh = 0.5): LossFunc {
   const loss = (pred: tf.Tensor, targ: tf.Tensor, reduction: 'mean' | 'none' = 'mean') =>
     tf.tidy(() => {

@@ -8,6 +8,11 @@ export type SuggestionFunc = (lrs: readonly number[], losses: readonly number[],
  * The middle of the longest valley (fastai's default, `valley`): the longest strictly
  * decreasing run of losses found by dynamic programming, then
  * `start + int(len/3) + int(len/6)` into it.
+ *
+ * @example
+ * ```ts
+ * const { valley } = await learn.lrFind({ suggestFuncs: ['valley'] });
+ * ```
  */
 export const valley: SuggestionFunc = (lrs, losses) => {
   const n = losses.length;
@@ -42,6 +47,15 @@ export function gradient(y: readonly number[]): number[] {
  * `slide` (Novetta's interval slide rule), fastai's defaults `lrDiff = 15`, `thresh = 0.005`:
  * walks two points 15 apart leftwards from the end while their loss gradients differ
  * by more than `thresh`; suggests the last left point's lr.
+ *
+ * @param lrDiff - Distance between the two points. Default 15.
+ * @param thresh - Gradient difference that stops the walk. Default 0.005.
+ * @param adjustValue - Multiplies the suggestion. Default 1.
+ *
+ * @example
+ * ```ts
+ * const [lr] = slideWith(10)(result.lrs, result.losses, 100);
+ * ```
  */
 export function slideWith(lrDiff = 15, thresh = 0.005, adjustValue = 1): SuggestionFunc {
   return (lrs, losses) => {
@@ -60,16 +74,38 @@ export function slideWith(lrDiff = 15, thresh = 0.005, adjustValue = 1): Suggest
     return [suggestion, [suggestion, interpLog10(suggestion, lrs, losses)]];
   };
 }
+/**
+ * `slide` with fastai's defaults ({@link slideWith}`()`).
+ *
+ * @example
+ * ```ts
+ * const { slide } = await learn.lrFind({ suggestFuncs: ['slide'] });
+ * ```
+ */
 export const slide: SuggestionFunc = slideWith();
 
-/** The lr of the lowest loss, divided by 10 (the plotted point is the lowest loss itself). */
+/**
+ * The lr of the lowest loss, divided by 10 (the plotted point is the lowest loss itself).
+ *
+ * @example
+ * ```ts
+ * const { minimum } = await learn.lrFind({ suggestFuncs: ['minimum'] });
+ * ```
+ */
 export const minimum: SuggestionFunc = (lrs, losses) => {
   let k = 0;
   losses.forEach((v, i) => (v < losses[k]! ? (k = i) : 0));
   return [lrs[k]! / 10, [lrs[k]!, losses[k]!]];
 };
 
-/** The left end of the steepest descent of loss against log lr. */
+/**
+ * The left end of the steepest descent of loss against log lr.
+ *
+ * @example
+ * ```ts
+ * const { steep } = await learn.lrFind({ suggestFuncs: ['steep'] });
+ * ```
+ */
 export const steep: SuggestionFunc = (lrs, losses) => {
   let k = 0;
   let best = Number.POSITIVE_INFINITY;
@@ -83,7 +119,18 @@ export const steep: SuggestionFunc = (lrs, losses) => {
   return [lrs[k]!, [lrs[k]!, losses[k]!]];
 };
 
+/**
+ * The suggestion functions by name, as `lrFind({ suggestFuncs })` takes them.
+ *
+ * @example
+ * ```ts
+ * const { valley, steep } = await learn.lrFind({ suggestFuncs: ['valley', 'steep'] });
+ * ```
+ */
 export const suggestionFuncs = { valley, slide, minimum, steep } as const;
+/**
+ * A name in {@link suggestionFuncs}: `'valley' | 'slide' | 'minimum' | 'steep'`.
+ */
 export type SuggestionName = keyof typeof suggestionFuncs;
 
 /** numpy's `interp(log10(x), log10(xs), ys)`: linear in log10, clamped at the ends. */
@@ -101,6 +148,12 @@ function interpLog10(x: number, xs: readonly number[], ys: readonly number[]): n
  * fastai's `LRFinder`: iteration i trains at `start·(end/start)^(i/numIt)` (one
  * exponential per layer group), validation is skipped, and the fit stops after
  * `numIt` iterations or when the smoothed loss passes 4× its best (or stops being finite).
+ *
+ * @example
+ * ```ts
+ * // learn.lrFind() runs it for you; by hand:
+ * await learn.fit(2, 1e-7, { cbs: [new LRFinder([1e-7, 1e-7, 1e-7], [10, 10, 10], 100, true)] });
+ * ```
  */
 export class LRFinder extends Callback {
   override order = 60;
@@ -108,6 +161,12 @@ export class LRFinder extends Callback {
   private best = Number.POSITIVE_INFINITY;
   private readonly scheds: ((pos: number) => number)[];
 
+  /**
+   * @param startLrs - First learning rate of each layer group.
+   * @param endLrs - Last learning rate of each layer group.
+   * @param numIt - Iterations to run.
+   * @param stopDiv - Stop when the smoothed loss passes 4× its best.
+   */
   constructor(
     startLrs: readonly number[],
     endLrs: readonly number[],

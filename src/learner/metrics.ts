@@ -13,7 +13,18 @@ export interface Metric {
 /** A function of one batch's outputs and targets that returns a scalar. */
 export type MetricFn = (pred: tf.Tensor, targ: tf.Tensor) => tf.Scalar;
 
-/** fastai's `AvgMetric`: `fn` averaged over batches, weighted by batch size. */
+/**
+ * fastai's `AvgMetric`: `fn` averaged over batches, weighted by batch size.
+ *
+ * @param fn - The per-batch metric.
+ * @param name - Its column in the epoch table.
+ *
+ * @example
+ * ```ts
+ * const meanProb = avgMetric((pred) => tf.tidy(() => tf.mean(tf.max(tf.softmax(pred), -1))) as tf.Scalar, 'mean_prob');
+ * const learn = await visionLearner(dls, resnet34, { metrics: [errorRate, meanProb] });
+ * ```
+ */
 export function avgMetric(fn: MetricFn, name: string): Metric {
   let total = 0;
   let count = 0;
@@ -34,13 +45,37 @@ export function avgMetric(fn: MetricFn, name: string): Metric {
   };
 }
 
-/** Share of items whose argmax is the target. */
+/**
+ * Share of items whose argmax is the target.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [accuracy] });
+ * ```
+ */
 export const accuracy: MetricFn = (pred, targ) => tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(pred, -1), tf.cast(targ, 'int32')), 'float32')) as tf.Scalar);
 
-/** 1 − accuracy. */
+/**
+ * 1 − accuracy.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [errorRate] });
+ * ```
+ */
 export const errorRate: MetricFn = (pred, targ) => tf.tidy(() => tf.sub(1, accuracy(pred, targ)) as tf.Scalar);
 
-/** Multi-label accuracy: share of (item, class) pairs where `sigmoid(pred) > thresh` matches the target. */
+/**
+ * Multi-label accuracy: share of (item, class) pairs where `sigmoid(pred) > thresh` matches the target.
+ *
+ * @param thresh - Probability above which a class counts as predicted. Default 0.5.
+ * @param sigmoid - Apply sigmoid to the outputs first (they are logits). Default true.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [accuracyMulti(0.3)] });   // multi-label
+ * ```
+ */
 export function accuracyMulti(thresh = 0.5, sigmoid = true): MetricFn {
   const accuracyMulti: MetricFn = (pred, targ) =>
     tf.tidy(() => {
@@ -93,11 +128,32 @@ function confusionMetric(name: string, score: (tp: number, fp: number, fn: numbe
 
 const safe = (num: number, den: number) => (den === 0 ? 0 : num / den);
 
-/** Precision (sklearn's `precision_score`), accumulated over the validation set. */
+/**
+ * Precision (sklearn's `precision_score`), accumulated over the validation set.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [errorRate, Precision({ average: 'macro' })] });
+ * ```
+ */
 export const Precision = (opts: AveragedMetricOptions = {}): Metric => confusionMetric('precision_score', (tp, fp) => safe(tp, tp + fp), opts);
-/** Recall (sklearn's `recall_score`). */
+/**
+ * Recall (sklearn's `recall_score`).
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [errorRate, Recall({ average: 'macro' })] });
+ * ```
+ */
 export const Recall = (opts: AveragedMetricOptions = {}): Metric => confusionMetric('recall_score', (tp, _fp, fn) => safe(tp, tp + fn), opts);
-/** F1 (sklearn's `f1_score`). */
+/**
+ * F1 (sklearn's `f1_score`).
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [errorRate, F1Score({ average: 'macro' })] });
+ * ```
+ */
 export const F1Score = (opts: AveragedMetricOptions = {}): Metric => confusionMetric('f1_score', (tp, fp, fn) => safe(2 * tp, 2 * tp + fp + fn), opts);
 
 /** A metric as given to a Learner: a {@link Metric}, or a function averaged per batch. */
@@ -108,7 +164,16 @@ const fnNames = new Map<MetricFn, string>([
   [errorRate, 'error_rate'],
 ]);
 
-/** Turns what a user passes into Metrics, naming functions as fastai's columns (`error_rate`). */
+/**
+ * Turns what a user passes into Metrics, naming functions as fastai's columns (`error_rate`).
+ *
+ * @param m - A {@link Metric} (returned as is) or a per-batch function (averaged with {@link avgMetric}).
+ *
+ * @example
+ * ```ts
+ * toMetric(errorRate).name;   // 'error_rate'
+ * ```
+ */
 export function toMetric(m: MetricLike): Metric {
   if (typeof m !== 'function') return m;
   const name = fnNames.get(m) ?? (m.name ? m.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : 'metric');

@@ -30,6 +30,14 @@ export interface OptimizerSnapshot {
   state: Map<tf.Variable, { gradAvg: tf.Tensor; sqrAvg: tf.Tensor; step: number }>;
 }
 
+/**
+ * fastai's Adam defaults: β1 (`mom`) 0.9, β2 (`sqrMom`) 0.99, eps 1e-5, weight decay 0.01.
+ *
+ * @example
+ * ```ts
+ * const opt = new Adam(groups, 1e-3, { ...adamDefaults, wd: 0.1 });
+ * ```
+ */
 export const adamDefaults: Omit<Hypers, 'lr'> = { mom: 0.9, sqrMom: 0.99, eps: 1e-5, wd: 0.01 };
 
 /**
@@ -38,11 +46,23 @@ export const adamDefaults: Omit<Hypers, 'lr'> = { mom: 0.9, sqrMom: 0.99, eps: 1
  * `gradAvg ← mom·gradAvg + (1−mom)·g`, `sqrAvg ← sqrMom·sqrAvg + (1−sqrMom)·g²`,
  * `p ← p − lr/(1−mom^t) · gradAvg / (√(sqrAvg/(1−sqrMom^t)) + eps)`.
  * Each layer group has its own hypers; parameters without a gradient (frozen) are skipped.
+ *
+ * @example
+ * ```ts
+ * // A Learner makes its own; by hand, one group of every trainable weight:
+ * const params = model.trainableWeights.map((w) => w.read() as tf.Variable);
+ * const opt = new Adam([{ params, noWd: new Set() }], 1e-3);
+ * ```
  */
 export class Adam {
   readonly hypers: Hypers[];
   private readonly state = new Map<tf.Variable, ParamState>();
 
+  /**
+   * @param groups - Parameter groups (one per layer group), with the parameters exempt from weight decay.
+   * @param lr - Initial learning rate of every group. Default 1e-3.
+   * @param defaults - Other hypers; default {@link adamDefaults}.
+   */
   constructor(
     readonly groups: readonly ParamGroup[],
     lr = 1e-3,

@@ -1,7 +1,16 @@
 import { progressBar, type Progress } from '../core/progress.js';
 import { Callback } from './callback.js';
 
-/** mm:ss, as fastai's `format_time`. */
+/**
+ * mm:ss, as fastai's `format_time`.
+ *
+ * @param seconds - A duration.
+ *
+ * @example
+ * ```ts
+ * formatTime(83);   // '01:23'
+ * ```
+ */
 export function formatTime(seconds: number): string {
   const s = Math.round(seconds);
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
@@ -11,6 +20,12 @@ export function formatTime(seconds: number): string {
  * The per-epoch table, printed as fastai prints it in a console
  * (`epoch  train_loss  valid_loss  <metrics>  time`, floats to 6 decimals), and a
  * progress bar over each epoch's batches on a terminal.
+ *
+ * @example
+ * ```ts
+ * // Every learner has one; to silence the table, give the learner a logger:
+ * const learn = await visionLearner(dls, resnet34, { logger: () => {} });
+ * ```
  */
 export class ProgressCallback extends Callback {
   // Right after the Recorder (50), before trackers (60) that may end the fit after an epoch.

@@ -4,6 +4,12 @@ import { Callback } from './callback.js';
 /**
  * fastai's `AvgSmoothLoss`: an exponential moving average of the training loss,
  * `val ← β·val + (1−β)·loss`, reported debiased as `val / (1 − β^count)`.
+ *
+ * @example
+ * ```ts
+ * const s = new SmoothLoss();
+ * s.add(1); s.add(0.5);   // debiased running average
+ * ```
  */
 export class SmoothLoss {
   private val = 0;
@@ -28,6 +34,13 @@ export class SmoothLoss {
  * momentum of the last layer group and the smoothed loss; per epoch
  * `[train_loss, valid_loss, ...metrics]` where train_loss is the smoothed loss at the
  * epoch's end and valid_loss the batch-size-weighted mean.
+ *
+ * @example
+ * ```ts
+ * await learn.fitOneCycle(3, 1e-3);
+ * learn.recorder.values;                           // [[train_loss, valid_loss, error_rate], ...] per epoch
+ * await learn.recorder.plotLoss({ file: 'loss.png' });
+ * ```
  */
 export class Recorder extends Callback {
   override order = 50;

@@ -9,6 +9,12 @@ export type GroupScheds = Partial<Record<keyof Hypers, Sched[]>>;
  * fastai's `ParamScheduler`: before each training batch, sets every scheduled hyper of
  * every layer group to its schedule at the fraction of training done
  * (`iteration / (epochs · batches per epoch)`).
+ *
+ * @example
+ * ```ts
+ * const warm = new ParamScheduler({ lr: learn.layerGroups.map(() => schedLin(1e-5, 1e-3)) });
+ * await learn.fit(1, 1e-3, { cbs: [warm] });
+ * ```
  */
 export class ParamScheduler extends Callback {
   override order = 60;

@@ -44,10 +44,20 @@ abstract class TrackerCallback extends Callback {
   }
 }
 
-/** Keeps the weights of the best epoch by `monitor` and (with `restoreBest`, default true) puts them back after the fit. */
+/**
+ * Keeps the weights of the best epoch by `monitor` and (with `restoreBest`, default true) puts them back after the fit.
+ *
+ * @example
+ * ```ts
+ * await learn.fitOneCycle(10, 1e-3, { cbs: [new SaveModelCallback({ monitor: 'error_rate' })] });
+ * ```
+ */
 export class SaveModelCallback extends TrackerCallback {
   private bestWeights: tf.Tensor[] | undefined;
   bestEpoch = -1;
+  /**
+   * @param opts - What to monitor (default `valid_loss`), whether lower is better, `minDelta`, and `restoreBest` (load the best weights after the fit; default true).
+   */
   constructor(opts: MonitorOptions & { restoreBest?: boolean } = {}) {
     super(opts);
     this.restoreBest = opts.restoreBest ?? true;
@@ -71,10 +81,20 @@ export class SaveModelCallback extends TrackerCallback {
   }
 }
 
-/** Stops the fit when `monitor` has not improved for `patience` epochs. */
+/**
+ * Stops the fit when `monitor` has not improved for `patience` epochs.
+ *
+ * @example
+ * ```ts
+ * await learn.fitOneCycle(20, 1e-3, { cbs: [new EarlyStoppingCallback({ patience: 3 })] });
+ * ```
+ */
 export class EarlyStoppingCallback extends TrackerCallback {
   private wait = 0;
   private readonly patience: number;
+  /**
+   * @param opts - What to monitor (default `valid_loss`), whether lower is better, `minDelta`, and `patience` (epochs without improvement; default 1).
+   */
   constructor(opts: MonitorOptions & { patience?: number } = {}) {
     super(opts);
     this.patience = opts.patience ?? 1;
@@ -92,14 +112,30 @@ export class EarlyStoppingCallback extends TrackerCallback {
   }
 }
 
-/** Writes the epoch table to a CSV file (rewritten atomically after every epoch). */
+/**
+ * Writes the epoch table to a CSV file (rewritten atomically after every epoch).
+ *
+ * @example
+ * ```ts
+ * await learn.fineTune(5, 2e-3, { cbs: [new CSVLogger('history.csv', true)] });   // both phases in one file
+ * ```
+ */
 export class CSVLogger extends Callback {
   override order = 60;
   private rows: string[] = [];
-  constructor(readonly file = 'history.csv') {
+  /**
+   * @param file - The CSV to write. Default `'history.csv'`.
+   * @param append - Keep the rows of this logger's earlier fits (as fastai's `append`),
+   *   so one file holds e.g. both phases of `fineTune`. Default false: each fit starts the file afresh.
+   */
+  constructor(
+    readonly file = 'history.csv',
+    readonly append = false,
+  ) {
     super();
   }
   override beforeFit(): void {
+    if (this.append && this.rows.length) return;
     this.rows = [['epoch', ...this.learn.recorder.metricNames, 'time'].join(',')];
   }
   override async afterEpoch(): Promise<void> {

@@ -23,6 +23,10 @@ export interface VisionLearnerOptions extends Omit<LearnerOptions, 'layerGroups'
  * const learn = await visionLearner(dls, resnet34, { metrics: [errorRate] });
  * await learn.fitOneCycle(5, 1e-3);
  * ```
+ *
+ * @param dls - The data; its `c` sets the head's outputs.
+ * @param arch - An architecture name (`resnet34`...) or a body from {@link fromLayersModel}.
+ * @param opts - Learner options (metrics, wd, callbacks...), `pretrained` (default true), head options, `normalize` (default true).
  */
 export async function visionLearner(dls: DataLoaders, arch: ArchName | VisionBody, opts: VisionLearnerOptions = {}): Promise<Learner> {
   const pretrained = typeof arch !== 'string' || (opts.pretrained ?? true);
@@ -33,5 +37,12 @@ export async function visionLearner(dls: DataLoaders, arch: ArchName | VisionBod
   return learn;
 }
 
-/** fastai's old name for {@link visionLearner}. */
+/**
+ * fastai's old name for {@link visionLearner}.
+ *
+ * @example
+ * ```ts
+ * const learn = await cnnLearner(dls, resnet34, { metrics: [errorRate] });
+ * ```
+ */
 export const cnnLearner = visionLearner;

@@ -1,5 +1,8 @@
 import { writeVegaLite } from './lineChart.js';
 
+/**
+ * Options of {@link writeHeatmap}.
+ */
 export interface HeatmapOptions {
   /** Row labels (top to bottom) and column labels (left to right). */
   rows: readonly string[];
@@ -17,6 +20,13 @@ export interface HeatmapOptions {
 /**
  * A heatmap with each cell's value written in it (white on dark cells, black on
  * light ones, as fastai's confusion matrix), via vega-lite; returns the file.
+ *
+ * @param opts - Labels, values, titles and the file.
+ *
+ * @example
+ * ```ts
+ * await writeHeatmap({ rows: ['a', 'b'], cols: ['a', 'b'], values: [[5, 1], [2, 7]], rowTitle: 'Actual', colTitle: 'Predicted', file: 'cm.png' });
+ * ```
  */
 export async function writeHeatmap(opts: HeatmapOptions): Promise<string> {
   const { rows, cols, values, decimals = 0, rowTitle, colTitle, title, file } = opts;

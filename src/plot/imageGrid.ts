@@ -9,6 +9,9 @@ export interface GridImage {
   caption?: string;
 }
 
+/**
+ * Options of {@link writeImageGrid}.
+ */
 export interface ImageGridOptions {
   /** PNG to write. */
   file: string;
@@ -28,6 +31,15 @@ const gap = 8;
 /**
  * Writes a grid of captioned images as a PNG (atomically) and returns its path.
  * Layout as fastai's `get_grid`: `rows = int(sqrt(n))`, `cols = ceil(n / rows)`.
+ *
+ * @param images - The cells, in reading order.
+ * @param opts - The PNG file, and optionally rows, cell size and a title.
+ *
+ * @example
+ * ```ts
+ * const { pixels, width, height } = await dls.image(0);
+ * await writeImageGrid([{ pixels, width, height, caption: dls.vocab[0]! }], { file: 'one.png' });
+ * ```
  */
 export async function writeImageGrid(images: readonly GridImage[], opts: ImageGridOptions): Promise<string> {
   if (images.length === 0) throw new Error('fastvision: no images to draw');

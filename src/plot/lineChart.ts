@@ -15,6 +15,9 @@ export interface MarkedPoint {
   y: number;
 }
 
+/**
+ * One chart: its lines, marked points, axis titles and size.
+ */
 export interface ChartSpec {
   series: Series[];
   points?: MarkedPoint[];
@@ -27,6 +30,9 @@ export interface ChartSpec {
   height?: number;
 }
 
+/**
+ * Options of {@link writeLineChart}: one chart and its file.
+ */
 export interface LineChartOptions extends ChartSpec {
   /** `.png` (default) or `.svg`. */
   file: string;
@@ -35,12 +41,29 @@ export interface LineChartOptions extends ChartSpec {
 /**
  * Draws lines (and marked points) with vega-lite, rendered headless to SVG by vega
  * and rasterised by sharp; writes the file atomically and returns its path.
+ *
+ * @param opts - The chart and the file to write.
+ *
+ * @example
+ * ```ts
+ * await writeLineChart({ series: [{ name: 'loss', x: [1, 2, 3], y: [0.9, 0.5, 0.4] }], xTitle: 'epoch', yTitle: 'loss', file: 'loss.png' });
+ * ```
  */
 export async function writeLineChart(opts: LineChartOptions): Promise<string> {
   return writeVegaLite({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...lineChartSpec(opts) }, opts.file);
 }
 
-/** Several charts side by side in one picture (e.g. lr and momentum schedules). */
+/**
+ * Several charts side by side in one picture (e.g. lr and momentum schedules).
+ *
+ * @param charts - The charts, left to right.
+ * @param file - `.png` or `.svg`.
+ *
+ * @example
+ * ```ts
+ * await writeLineCharts([lrChart, momChart], 'sched.png');
+ * ```
+ */
 export async function writeLineCharts(charts: ChartSpec[], file: string): Promise<string> {
   return writeVegaLite({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', hconcat: charts.map(lineChartSpec), resolve: { scale: { color: 'independent', shape: 'independent' } } }, file);
 }
@@ -73,7 +96,17 @@ function lineChartSpec(opts: ChartSpec): object {
   };
 }
 
-/** Renders any vega-lite spec to `file` (.png or .svg). */
+/**
+ * Renders any vega-lite spec to `file` (.png or .svg).
+ *
+ * @param spec - A vega-lite specification.
+ * @param file - `.png` or `.svg`.
+ *
+ * @example
+ * ```ts
+ * await writeVegaLite({ data: { values: [{ a: 1, b: 2 }] }, mark: 'bar', encoding: { x: { field: 'a' }, y: { field: 'b' } } }, 'bar.svg');
+ * ```
+ */
 export async function writeVegaLite(spec: object, file: string): Promise<string> {
   const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(spec as Parameters<typeof vl.compile>[0]).spec), { renderer: 'none' });

@@ -26,6 +26,15 @@ export interface ArchBodyOptions extends FetchOptions {
 /**
  * The body of one of fastvision's architectures (fastai's `create_body`): the model
  * up to its classifier, with pretrained weights unless `pretrained: false`.
+ *
+ * @param arch - `'resnet18'`, `'resnet34'`, `'resnet50'` or `'mobilenetV2'`.
+ * @param opts - `pretrained` (default true) and download options.
+ *
+ * @example
+ * ```ts
+ * const body = await bodyFromArch('resnet34');          // ImageNet weights, from the cache or the hub
+ * const { model, groups, stats } = body;                 // 2 layer groups, ImageNet statistics
+ * ```
  */
 export async function bodyFromArch(arch: ArchName, opts: ArchBodyOptions = {}): Promise<VisionBody> {
   const config = pretrainedConfigs[arch];
@@ -71,6 +80,9 @@ export interface LayersModelBodyOptions {
  * const keras = await tf.loadLayersModel('file://mobilenet/model.json');
  * const body = fromLayersModel(keras, { cut: 'out_relu', normalize: { mean: [0, 0, 0], std: [1, 1, 1] } });
  * ```
+ *
+ * @param source - Any tfjs layers model taking images.
+ * @param opts - Where to cut, the normalisation its weights expect, and where layer groups start.
  */
 export function fromLayersModel(source: tf.LayersModel, opts: LayersModelBodyOptions): VisionBody {
   const layers = source.layers;

@@ -19,6 +19,18 @@ export interface HeadOptions {
  * [BatchNorm → Dropout → Dense (no bias, as BatchNorm precedes it) → ReLU]… →
  * BatchNorm → Dropout → Dense(nOut). Dense kernels are Kaiming-normal, BatchNorm
  * weights 1 and biases 1e-3, as fastai initialises them. Layers are named `head_*`.
+ *
+ * @param features - The body's output (a symbolic `[batch, h, w, nf]` tensor).
+ * @param nOut - Number of classes.
+ * @param opts - fastai's head options; defaults as fastai's `create_head`.
+ * @returns The logits, `[batch, nOut]`.
+ *
+ * @example
+ * ```ts
+ * const body = await bodyFromArch('resnet18');
+ * const logits = createHead(body.model.outputs[0]!, 2);
+ * const model = tf.model({ inputs: body.model.inputs, outputs: logits });
+ * ```
  */
 export function createHead(features: tf.SymbolicTensor, nOut: number, opts: HeadOptions = {}): tf.SymbolicTensor {
   const { linFtrs = [512], ps = 0.5, concatPool = true, firstBn = true, bnFinal = false } = opts;

@@ -8,13 +8,41 @@ import type { KeyMap } from './torchWeights.js';
 /** The architectures fastvision builds, with pretrained ImageNet weights. */
 export type ArchName = 'resnet18' | 'resnet34' | 'resnet50' | 'mobilenetV2';
 
-/** ResNet-18, as fastai's `resnet18` argument to `vision_learner`. */
+/**
+ * ResNet-18, as fastai's `resnet18` argument to `vision_learner`.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet18, { metrics: [errorRate] });
+ * ```
+ */
 export const resnet18: ArchName = 'resnet18';
-/** ResNet-34: the study's architecture. */
+/**
+ * ResNet-34: the study's architecture.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [errorRate] });
+ * ```
+ */
 export const resnet34: ArchName = 'resnet34';
-/** ResNet-50. */
+/**
+ * ResNet-50.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet50, { metrics: [errorRate] });
+ * ```
+ */
 export const resnet50: ArchName = 'resnet50';
-/** MobileNetV2 (width 1.0). */
+/**
+ * MobileNetV2 (width 1.0).
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, mobilenetV2, { metrics: [errorRate] });
+ * ```
+ */
 export const mobilenetV2: ArchName = 'mobilenetV2';
 
 /** One architecture's pretrained configuration: one row of {@link pretrainedConfigs}, as timm's `default_cfg`. */
@@ -55,6 +83,11 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
  * ResNet groups are fastai's `_resnet_split` (stem to layer2 | layer3 and layer4 |
  * head). MobileNetV2 has no fastai split; fastvision cuts it where the 64-channel
  * stage begins (features 0–6 at strides up to 8 | features 7–18 | head).
+ *
+ * @example
+ * ```ts
+ * pretrainedConfigs.resnet34.hubRepo;   // 'timm/resnet34.tv_in1k'
+ * ```
  */
 export const pretrainedConfigs: Readonly<Record<ArchName, PretrainedConfig>> = {
   resnet18: { build: () => buildResnet(resnetConfigs.resnet18, 1000, 'resnet18'), hubRepo: 'timm/resnet18.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },

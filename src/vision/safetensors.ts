@@ -8,6 +8,9 @@ export interface TensorData {
   dtype: SafetensorsDtype;
 }
 
+/**
+ * The element types fastvision reads from safetensors files (all become float32).
+ */
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
 const dtypeBytes: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -21,6 +24,14 @@ const maxHeaderBytes = 100_000_000;
  * data. F32, F16 and BF16 become float32. Every claim of the header is checked
  * against the buffer before anything is allocated: a malformed file is an error
  * naming `source` and what is wrong.
+ *
+ * @param bytes - The whole file.
+ * @param source - Names the file in error messages.
+ *
+ * @example
+ * ```ts
+ * const tensors = parseSafetensors(new Uint8Array(await readFile('model.safetensors')), 'model.safetensors');
+ * ```
  */
 export function parseSafetensors(bytes: Uint8Array, source: string): Map<string, TensorData> {
   const fail = (why: string): never => {
@@ -55,13 +66,33 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Map<string,
 }
 
 /** Reads and parses a safetensors file. */
-/** The `__metadata__` of a safetensors buffer (string → string), or `{}`. */
+/**
+ * The `__metadata__` of a safetensors buffer (string → string), or `{}`.
+ *
+ * @param bytes - The whole file (only the header is read).
+ *
+ * @example
+ * ```ts
+ * safetensorsMetadata(bytes);   // e.g. { format: 'pt' }
+ * ```
+ */
 export function safetensorsMetadata(bytes: Uint8Array): Record<string, string> {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as { __metadata__?: Record<string, string> };
   return header.__metadata__ ?? {};
 }
 
+/**
+ * Reads a safetensors file into float32 tensors by name (F16 and BF16 converted); every header claim is checked.
+ *
+ * @param file - The file's path.
+ *
+ * @example
+ * ```ts
+ * const tensors = await loadSafetensors('model.safetensors');
+ * for (const [name, t] of tensors) console.log(name, t.shape, t.dtype);
+ * ```
+ */
 export async function loadSafetensors(file: string): Promise<Map<string, TensorData>> {
   let bytes: Buffer;
   try {
@@ -129,7 +160,17 @@ export function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-/** Writes tensors as a safetensors buffer (F32), with optional string metadata: for checkpoints and tests. */
+/**
+ * Writes tensors as a safetensors buffer (F32), with optional string metadata: for checkpoints and tests.
+ *
+ * @param tensors - float32 tensors by name.
+ * @param metadata - Optional string metadata for the header.
+ *
+ * @example
+ * ```ts
+ * await writeFile('w.safetensors', serializeSafetensors({ 'fc.weight': { shape: [2, 3], values: new Float32Array(6) } }));
+ * ```
+ */
 export function serializeSafetensors(tensors: Record<string, { shape: number[]; values: Float32Array }>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
   let offset = 0;

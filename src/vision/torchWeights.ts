@@ -23,6 +23,9 @@ function toTfjsLayout(className: string, param: string, t: tf.Tensor): tf.Tensor
   return t;
 }
 
+/**
+ * Options of {@link loadStateDict}.
+ */
 export interface LoadStateDictOptions {
   /** Names the file for messages. */
   source: string;
@@ -38,6 +41,16 @@ export interface LoadStateDictOptions {
  * OIHW → HWIO, depthwise, linear transpose; BatchNorm running stats). Keys the model
  * needs but the file lacks, keys the file has but the model does not use, and shape
  * mismatches are one error that lists them all.
+ *
+ * @param model - A model whose layer names are torchvision's module paths with `_` (as {@link buildResnet} builds).
+ * @param tensors - A state dict, e.g. from {@link loadSafetensors}.
+ * @param opts - `source` names the file in messages; `keyMap`, `ignore`.
+ *
+ * @example
+ * ```ts
+ * const model = buildResnet(resnetConfigs.resnet18);
+ * loadStateDict(model, await loadSafetensors('resnet18.safetensors'), { source: 'resnet18.safetensors' });
+ * ```
  */
 export function loadStateDict(model: tf.LayersModel, tensors: ReadonlyMap<string, TensorData>, opts: LoadStateDictOptions): void {
   const keyMap = opts.keyMap ?? ((k: string) => k);

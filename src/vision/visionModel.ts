@@ -31,6 +31,10 @@ export interface VisionModel {
  * ```ts
  * const { model, layerGroups } = await createVisionModel('resnet34', dls.c);
  * ```
+ *
+ * @param arch - An architecture name (`'resnet34'`...) or a body from {@link fromLayersModel}.
+ * @param nOut - Number of classes.
+ * @param opts - `pretrained` (default true), download options, and fastai's head options.
  */
 export async function createVisionModel(arch: ArchName | VisionBody, nOut: number, opts: VisionModelOptions = {}): Promise<VisionModel> {
   if (!(Number.isInteger(nOut) && nOut >= 1)) throw new Error(`fastvision: nOut must be a whole number ≥ 1, got ${String(nOut)}`);

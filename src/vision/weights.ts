@@ -5,7 +5,17 @@ import { env } from '../core/env.js';
 import { pretrainedConfigs, type ArchName } from './pretrained.js';
 import { loadSafetensors, type TensorData } from './safetensors.js';
 
-/** Where an architecture's pretrained weights come from and are cached. */
+/**
+ * Where an architecture's pretrained weights come from and are cached.
+ *
+ * @param arch - The architecture.
+ * @returns The download URL (under `env.hubUrl`) and the cache path (under `env.cacheDir`).
+ *
+ * @example
+ * ```ts
+ * const { url, file } = weightsLocation('resnet34');   // to copy the file by hand for an offline machine
+ * ```
+ */
 export function weightsLocation(arch: ArchName): { url: string; file: string } {
   const c = pretrainedConfigs[arch];
   return {
@@ -18,6 +28,16 @@ export function weightsLocation(arch: ArchName): { url: string; file: string } {
  * The pretrained weights of `arch`, from the cache or the model hub (`env.hubUrl`),
  * checked by size and sha256 where known and always by parsing the safetensors
  * header against the file's length, so a truncated file is fetched again.
+ *
+ * @param arch - The architecture.
+ * @param opts - `offline` (default `env.offline`) and `progress` (default true).
+ * @returns The tensors by PyTorch name, in PyTorch layout.
+ *
+ * @example
+ * ```ts
+ * const tensors = await pretrainedWeights('resnet18');
+ * tensors.get('conv1.weight')!.shape;   // [64, 3, 7, 7]
+ * ```
  */
 export async function pretrainedWeights(arch: ArchName, opts: FetchOptions = {}): Promise<Map<string, TensorData>> {
   const c = pretrainedConfigs[arch];

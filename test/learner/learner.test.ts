@@ -149,6 +149,13 @@ describe('training loop', () => {
     await expect(learn.fit(1, 3e-3)).rejects.toThrow('the training loss is NaN at epoch 0, iteration 2 (lr 3.000e-3, 3.000e-3, 3.000e-3); training stopped');
   });
 
+  it('fewer training images than one batch is a clear error, for fit and lrFind alike (not an endless loop)', async () => {
+    const learn = await tinyLearner({}, 32);
+    const message = /the training set has 20 images, fewer than one batch of 32 .*use a batch size of at most 20/;
+    await expect(learn.fit(1)).rejects.toThrow(message);
+    await expect(learn.lrFind()).rejects.toThrow(message);
+  });
+
   it('holds the same number of tensors at the end of epochs 1, 2 and 3', async () => {
     const learn = await tinyLearner({ metrics: [accuracy] });
     const counts: number[] = [];

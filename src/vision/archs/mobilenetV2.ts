@@ -28,7 +28,17 @@ function invertedResidual(x: Sym, inC: number, outC: number, stride: number, t: 
   return stride === 1 && inC === outC ? add(x, y, `${name}_add`) : y;
 }
 
-/** MobileNetV2 (width 1.0) as torchvision defines it; layer names follow its state-dict keys. */
+/**
+ * MobileNetV2 (width 1.0) as torchvision defines it; layer names follow its state-dict keys.
+ *
+ * @param classes - Outputs of the ImageNet-style classifier. Default 1000.
+ * @param name - The model's name. Default `'mobilenet_v2'`.
+ *
+ * @example
+ * ```ts
+ * const model = buildMobilenetV2();   // random weights; see pretrainedWeights for ImageNet's
+ * ```
+ */
 export function buildMobilenetV2(classes = 1000, name = 'mobilenet_v2'): tf.LayersModel {
   const input = imageInput();
   let x = convBnRelu6(input, 32, 3, 2, 'features_0');

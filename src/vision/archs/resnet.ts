@@ -7,6 +7,14 @@ export interface ResNetConfig {
   layers: [number, number, number, number];
 }
 
+/**
+ * torchvision's ResNet depths: block type and blocks per stage.
+ *
+ * @example
+ * ```ts
+ * const resnet50 = buildResnet(resnetConfigs.resnet50);
+ * ```
+ */
 export const resnetConfigs = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
@@ -34,7 +42,18 @@ function shortcut(x: Sym, filters: number, stride: number, downsample: boolean, 
   return batchNorm(conv(x, { filters, kernel: 1, stride, name: `${name}_downsample_0` }), `${name}_downsample_1`);
 }
 
-/** Builds a ResNet with a `classes`-way head (1000 = ImageNet's, as torchvision). */
+/**
+ * Builds a ResNet with a `classes`-way head (1000 = ImageNet's, as torchvision).
+ *
+ * @param config - One of {@link resnetConfigs}.
+ * @param classes - Outputs of the classifier. Default 1000.
+ * @param name - The model's name. Default `'resnet'`.
+ *
+ * @example
+ * ```ts
+ * const model = buildResnet(resnetConfigs.resnet18, 10);
+ * ```
+ */
 export function buildResnet(config: ResNetConfig, classes = 1000, name = 'resnet'): tf.LayersModel {
   const input = imageInput();
   let x = relu(batchNorm(conv(input, { filters: 64, kernel: 7, stride: 2, pad: 3, name: 'conv1' }), 'bn1'), 'relu');
