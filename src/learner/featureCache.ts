@@ -23,7 +23,16 @@ export interface FeatureCacheStats {
  * while the body is a fixed function of the image (frozen, BatchNorm weights not
  * trained, BatchNorm in inference mode, no random augmentation). Batches come in the
  * DataLoader's own order, so training on them is the same computation as training
- * the whole model, minus the body's forward pass.
+ * the whole model, minus the body's forward pass. A Learner makes one (its
+ * `featureCache` option) and uses it by itself; `learn.featureCache.stats` says what
+ * it did.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { trainBn: false, cbs: [new BnFreeze()] });
+ * await learn.fitOneCycle(2, 1e-3);       // epoch 1 runs the body once per image
+ * console.log(learn.featureCache?.stats); // { hits, misses, items, memoryBytes, ... }
+ * ```
  */
 export class FeatureCache {
   private readonly store: FeatureStore;
@@ -32,6 +41,7 @@ export class FeatureCache {
   hits = 0;
   misses = 0;
 
+  /** @param opts Where features are kept: a memory budget (default 1 GiB) and a spill directory (default a temp folder). */
   constructor(opts: FeatureCacheOptions = {}) {
     this.store = new FeatureStore(opts);
   }

@@ -32,7 +32,7 @@ function net(): tf.LayersModel {
 function gradients(fast: boolean): { loss: number; grads: Float32Array[] } {
   const model = net();
   const weights = model.weights.map((w, k) => {
-    const values = randomArray(w.shape.reduce((a, b) => a * b, 1) as number, `w${k}`);
+    const values = randomArray((w.shape as number[]).reduce((a, b) => a * b, 1), `w${k}`);
     // Variances must be positive; scale the rest to keep activations in ReLU6's range.
     return tf.tensor(w.name.includes('moving_variance') ? values.map((v) => 1 + Math.abs(v)) : values.map((v) => 2 * v), w.shape as number[]);
   });
