@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { initBackend, backendInfo, backendSpecs } from './core/backend.js';
+export { initBackend, ensureBackend, backendInfo, backendSpecs } from './core/backend.js';
 export type { BackendInfo, BackendName, BackendSpec, InitBackendOptions } from './core/backend.js';
 export { env } from './core/env.js';
 export type { Env } from './core/env.js';

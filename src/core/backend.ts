@@ -106,6 +106,23 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 }
 
 /**
+ * Starts the best backend unless {@link initBackend} already ran (or is running).
+ * fastvision's entry points call it, so that a program that never calls
+ * `initBackend()` trains on wasm (or native TensorFlow), not on tfjs's pure-JS
+ * default. Call it yourself before using tfjs directly.
+ *
+ * @example
+ * ```ts
+ * await ensureBackend();   // no-op after initBackend(); otherwise starts the best backend
+ * const x = tf.zeros([1, 224, 224, 3]);
+ * ```
+ */
+export async function ensureBackend(): Promise<void> {
+  if (current) return;
+  await (pending ?? initBackend());
+}
+
+/**
  * The backend {@link initBackend} started: its name, package, version, SIMD, threads
  * and whether it is the CUDA build.
  *

@@ -10,6 +10,7 @@ import type { SkippedItem } from './items.js';
 import { denormalizePixels, type NormStats } from './normalize.js';
 import type { DataFrameOptions, FolderOptions, LoaderOptions } from './options.js';
 import { describeRow, readCsv, resolveColumn, type Row } from './table.js';
+import { ensureBackend } from '../core/backend.js';
 
 /** Options of {@link DataLoaders.showBatch}. */
 export interface ShowBatchOptions {
@@ -204,6 +205,7 @@ export class DataLoaders {
    * `validPct` is given. The label is the image's parent folder.
    */
   static async fromFolder(path: string, opts: FolderOptions = {}): Promise<DataLoaders> {
+    await ensureBackend();
     const { train = 'train', valid = 'valid', ...rest } = opts;
     const root = resolve(path);
     const entries: Entry[] = [];
@@ -224,6 +226,7 @@ export class DataLoaders {
 
   /** DataLoaders from parallel lists of file names (relative to `path`) and labels (fastai's `from_lists`). */
   static async fromLists(path: string, fnames: readonly string[], labels: readonly unknown[], opts: LoaderOptions & { labelDelim?: string } = {}): Promise<DataLoaders> {
+    await ensureBackend();
     if (fnames.length !== labels.length) {
       throw new Error(`fastvision: fromLists got ${fnames.length} file names but ${labels.length} labels`);
     }
@@ -233,6 +236,8 @@ export class DataLoaders {
   }
 
   private static async fromTable(rows: readonly Row[], opts: DataFrameOptions, source: string, csvFile?: string): Promise<DataLoaders> {
+    // Batches are tensors: start fastvision's backend before tfjs falls back to its pure-JS one.
+    await ensureBackend();
     if (rows.length === 0) throw new Error(`fastvision: ${source} is empty: no rows to load`);
     const fnCol = resolveColumn(rows, opts.fnCol ?? 0, 'fnCol', source);
     const labelCol = resolveColumn(rows, opts.labelCol ?? 1, 'labelCol', source);

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { version } from '../version.js';
 import type { InferenceConfig } from './inference.js';
 import { Learner } from './learner.js';
+import { ensureBackend } from '../core/backend.js';
 
 /** The `fastvision.json` of an export. */
 export interface ExportMeta extends InferenceConfig {
@@ -65,6 +66,7 @@ export async function exportLearner(learn: Learner, dir: string): Promise<string
  * ```
  */
 export async function loadLearner(dir: string): Promise<Learner> {
+  await ensureBackend();
   const read = async (name: string) => {
     try {
       return await readFile(join(dir, name));

@@ -29,6 +29,7 @@ import { FusedInference } from '../vision/fusedInference.js';
 import { BnFreeze } from './bnFreeze.js';
 import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
 import type { HeadSplit } from './headSplit.js';
+import { ensureBackend } from '../core/backend.js';
 
 /** Options of {@link Learner}, with fastai's defaults. */
 export interface LearnerOptions {
@@ -398,6 +399,7 @@ export class Learner {
   }
 
   private async runFit(nEpoch: number, extra: Callback[], opts: { allowNonFinite?: boolean } = {}): Promise<void> {
+    await ensureBackend();
     // Without this, lrFind would wait forever for iterations that never come.
     const train = this.dls.train;
     if (train.length === 0) {

@@ -3,6 +3,7 @@ import type { VisionBody } from '../vision/body.js';
 import type { ArchName } from '../vision/pretrained.js';
 import { createVisionModel, type VisionModelOptions } from '../vision/visionModel.js';
 import { Learner, type LearnerOptions } from './learner.js';
+import { ensureBackend } from '../core/backend.js';
 
 /** Options of {@link visionLearner}: the learner's, the model's, and fastai's `normalize`. */
 export interface VisionLearnerOptions extends Omit<LearnerOptions, 'layerGroups'>, VisionModelOptions {
@@ -29,6 +30,7 @@ export interface VisionLearnerOptions extends Omit<LearnerOptions, 'layerGroups'
  * @param opts - Learner options (metrics, wd, callbacks...), `pretrained` (default true), head options, `normalize` (default true).
  */
 export async function visionLearner(dls: DataLoaders, arch: ArchName | VisionBody, opts: VisionLearnerOptions = {}): Promise<Learner> {
+  await ensureBackend();
   const pretrained = typeof arch !== 'string' || (opts.pretrained ?? true);
   const vm = await createVisionModel(arch, dls.c, opts);
   if (pretrained && (opts.normalize ?? true) && !dls.normalize) dls.normalize = vm.normalize;
