@@ -74,8 +74,9 @@ describe('the fastvision command', () => {
     expect(r.code).toBe(0);
     // fine_tune prints two tables: the frozen epoch, then the unfrozen one.
     expect(r.stdout.match(/epoch\s+train_loss\s+valid_loss\s+error_rate\s+time/g)).toHaveLength(2);
-    expect(r.stdout).toMatch(/LR finder: (valley \d\.\d\de-\d+|gave no suggestion)/);
+    expect(r.stdout).toMatch(/LR finder(: valley \d\.\d\de-\d+ \(lr-find\.png\)| gave no suggestion; using fine_tune.s default 0\.002)/);
     expect(r.stdout).toMatch(/classes: dotted, striped/);
+    expect(r.stdout).toMatch(/not caching body features: the frozen body's BatchNorm weights train \(trainBn: true\)/);
     expect(readdirSync(out).sort()).toEqual(['confusion-matrix.png', 'epochs.csv', 'loss.png', 'lr-find.png', 'model', 'report.txt', 'top-losses.png']);
     expect(readdirSync(join(out, 'model')).sort()).toEqual(['fastvision.json', 'model.json', 'weights.bin']);
     for (const f of ['confusion-matrix.png', 'loss.png', 'lr-find.png', 'top-losses.png']) expect(png(join(out, f)), f).toBe('PNG');
@@ -85,6 +86,18 @@ describe('the fastvision command', () => {
     expect(readFileSync(join(out, 'report.txt'), 'utf8')).toMatch(/precision\s+recall\s+f1-score\s+support/);
     const meta = JSON.parse(readFileSync(join(out, 'model', 'fastvision.json'), 'utf8'));
     expect(meta).toMatchObject({ vocab: ['dotted', 'striped'], arch: 'resnet18', resize: { height: 16, width: 16 } });
+  });
+
+  it('train --bn-freeze trains its frozen epoch on cached body features (no notice that it cannot)', () => {
+    const r = runCli(
+      ['train', '--csv', csv, '--fn-col', 'file', '--label-col', 'label', '--arch', 'resnet18', '--no-pretrained',
+        '--size', '16', '--epochs', '1', '--freeze-epochs', '2', '--bs', '4', '--lr', '1e-3', '--bn-freeze', '--out', join(out, '..', 'bn-freeze')],
+      env(),
+    );
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/not caching body features/);
+    expect(r.stdout.match(/epoch\s+train_loss/g)).toHaveLength(2);
   });
 
   it('lr-find prints the four suggestions and draws the curve', () => {

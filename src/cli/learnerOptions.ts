@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import {
+  BnFreeze,
   DataLoaders,
   backendInfo,
   errorRate,
@@ -28,6 +29,7 @@ export const learnerOptionSpecs = {
   'valid-pct': { type: 'string' },
   seed: { type: 'string' },
   backend: { type: 'string' },
+  'bn-freeze': { type: 'boolean' },
 } as const;
 
 export const learnerOptionsHelp = `  --csv <file>             CSV with a header row: one row per image (required)
@@ -41,7 +43,10 @@ export const learnerOptionsHelp = `  --csv <file>             CSV with a header 
   --bs <n>                 Batch size (default 64)
   --valid-pct <x>          Share of images held out for validation, in (0, 1) (default 0.2)
   --seed <n>               Seed of the split and shuffling (default 42)
-  --backend <name>         Force a backend: gpu | node | wasm | cpu (default: the best installed)`;
+  --backend <name>         Force a backend: gpu | node | wasm | cpu (default: the best installed)
+  --bn-freeze              Frozen BatchNorm keeps ImageNet's statistics (fastai's train_bn=False
+                           + BnFreeze): frozen epochs then train the head on body features
+                           computed once per image, much faster on CPU`;
 
 /** The checked values of {@link learnerOptionSpecs}. */
 export interface LearnerConfig {
@@ -56,6 +61,7 @@ export interface LearnerConfig {
   validPct: number;
   seed: number;
   backend: BackendName | undefined;
+  bnFreeze: boolean;
 }
 
 /** Checks every option before anything slow starts, so a typo fails at once, naming the option. */
@@ -73,6 +79,7 @@ export function readLearnerOptions(values: { [K in keyof typeof learnerOptionSpe
     validPct: numberOption(values['valid-pct'], 'valid-pct', 0.2, { above: 0, below: 1 }),
     seed: numberOption(values.seed, 'seed', 42, { integer: true }),
     backend: values.backend == null ? undefined : choice(values.backend, 'backend', ['gpu', 'node', 'wasm', 'cpu'] as BackendName[], 'wasm'),
+    bnFreeze: values['bn-freeze'] ?? false,
   };
 }
 
@@ -87,5 +94,6 @@ export async function makeLearner(c: LearnerConfig, log: (line: string) => void)
   log(`backend: ${b.name} (${b.reason})`);
   const dls = await DataLoaders.fromCsv(c.csv, { path: c.path, fnCol: c.fnCol, labelCol: c.labelCol, validPct: c.validPct, seed: c.seed, size: c.size, bs: c.bs });
   log(`${dls.train.n} training and ${dls.valid.n} validation images; classes: ${dls.vocab.join(', ')}`);
-  return visionLearner(dls, c.arch, { metrics: [errorRate], pretrained: c.pretrained, logger: log });
+  const bn = c.bnFreeze ? { trainBn: false, cbs: [new BnFreeze()] } : {};
+  return visionLearner(dls, c.arch, { metrics: [errorRate], pretrained: c.pretrained, logger: log, ...bn });
 }
