@@ -26,6 +26,10 @@ export function splitAtHead(model: tf.LayersModel, headLayers: readonly tf.layer
     for (const t of nodeOf(layer).inputTensors) if (!inHead.has(t.sourceLayer as tf.layers.Layer)) cuts.add(t);
   }
   if (cuts.size !== 1) return `the head reads ${cuts.size} tensors of the body, not one`;
+  // A layer that is random in training (dropout, noise) before the head would run
+  // differently in the body's inference pass than in a training step.
+  const random = model.layers.find((l) => !inHead.has(l) && /Dropout|Noise/.test(l.getClassName()));
+  if (random) return `layer '${random.name}' (${random.getClassName()}) before the last layer group is random in training`;
   const [cut] = [...cuts] as [tf.SymbolicTensor];
   const input = tf.input({ shape: cut.shape.slice(1) as number[], name: `${model.name}_features` });
   const mapped = new Map<number, tf.SymbolicTensor>([[cut.id, input]]);

@@ -24,12 +24,12 @@ import { ProgressCallback } from './progress.js';
 import { Recorder } from './recorder.js';
 import { ParamScheduler } from './scheduler.js';
 import { combinedCos } from './schedules.js';
-import { useFastTraining } from '../vision/fastTraining.js';
-import { FusedInference } from '../vision/fusedInference.js';
 import { BnFreeze } from './bnFreeze.js';
 import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
 import type { HeadSplit } from './headSplit.js';
 import { ensureBackend } from '../core/backend.js';
+import { useFastTraining } from '../vision/fastTraining.js';
+import { FusedInference } from '../vision/fusedInference.js';
 
 /** Options of {@link Learner}, with fastai's defaults. */
 export interface LearnerOptions {
@@ -439,25 +439,25 @@ export class Learner {
 
   /**
    * The body/head split to train on cached features in this fit, or undefined when
-   * the whole model must run. Only a frozen body can be cached; when it is frozen but
-   * not fixed, says why once.
+   * the whole model must run. Only a frozen body is a candidate; when it is frozen
+   * but not a fixed function of the image, says why, once per reason.
    */
   private planCachedFeatures(cbs: Callback[]): HeadSplit | undefined {
     if (!this.featureCache || this.frozenIdx !== this.nGroups - 1) return undefined;
-    let reason: string | undefined;
-    if (this.trainBn) reason = "the frozen body's BatchNorm weights train (trainBn: true)";
-    else if (!cbs.some((cb) => cb instanceof BnFreeze)) reason = "the frozen body's BatchNorm uses batch statistics (no BnFreeze callback)";
-    const split = reason ? undefined : this.featureCache.splitFor(this.model, this.layerGroups.at(-1)!);
-    if (typeof split === 'string') reason = split;
-    if (reason || !split || typeof split === 'string') {
-      if (!this.silenced && !this.noticesShown.has(reason!)) {
-        this.noticesShown.add(reason!);
-        this.logger(`fastvision: not caching body features: ${reason}. With { trainBn: false, cbs: [new BnFreeze()] } a frozen fit trains only the head, on features computed once (featureCache: false hides this).`);
+    const plan = this.trainBn
+      ? "the frozen body's BatchNorm weights train (trainBn: true)"
+      : !cbs.some((cb) => cb instanceof BnFreeze)
+        ? "the frozen body's BatchNorm uses batch statistics (no BnFreeze callback)"
+        : this.featureCache.splitFor(this.model, this.layerGroups.at(-1)!);
+    if (typeof plan === 'string') {
+      if (!this.silenced && !this.noticesShown.has(plan)) {
+        this.noticesShown.add(plan);
+        this.logger(`fastvision: not caching body features: ${plan}. With { trainBn: false, cbs: [new BnFreeze()] } a frozen fit trains only the head, on features computed once (featureCache: false hides this).`);
       }
       return undefined;
     }
-    this.featureCache.sync(split.body, JSON.stringify(this.dataLoaders?.normalize ?? null));
-    return split;
+    this.featureCache.sync(plan.body, JSON.stringify(this.dataLoaders?.normalize ?? null));
+    return plan;
   }
 
   /** A pass over `dl`: images, or body features when this fit trains the head on cached features. */

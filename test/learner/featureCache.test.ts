@@ -6,6 +6,7 @@ import { DataLoaders, initBackend } from '../../src/index.js';
 import { BnFreeze } from '../../src/learner/bnFreeze.js';
 import { Callback } from '../../src/learner/callback.js';
 import { FeatureStore } from '../../src/learner/featureStore.js';
+import { splitAtHead } from '../../src/learner/headSplit.js';
 import type { Learner, LearnerOptions } from '../../src/learner/learner.js';
 import { accuracy } from '../../src/learner/metrics.js';
 import { visionLearner } from '../../src/learner/visionLearner.js';
@@ -170,5 +171,42 @@ describe('FeatureStore', () => {
     const store = new FeatureStore({ memoryBytes: 0, dir });
     store.set('x', new Float32Array([3]));
     expect(readdirSync(dir)).toEqual(['0.f32']);
+  });
+});
+
+describe('splitAtHead', () => {
+  const build = (bodyDropout: boolean, twoCuts: boolean) => {
+    const input = tf.input({ shape: [6, 6, 3] });
+    let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(input) as tf.SymbolicTensor;
+    if (bodyDropout) x = tf.layers.dropout({ rate: 0.5, name: 'body_drop' }).apply(x) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(x) as tf.SymbolicTensor;
+    const head: tf.layers.Layer[] = [pooled.sourceLayer as tf.layers.Layer];
+    let features = pooled;
+    if (twoCuts) {
+      const maxed = tf.layers.globalMaxPooling2d({ name: 'head_max' }).apply(input) as tf.SymbolicTensor;
+      features = tf.layers.concatenate({ name: 'head_cat' }).apply([pooled, maxed]) as tf.SymbolicTensor;
+      head.push(maxed.sourceLayer as tf.layers.Layer, features.sourceLayer as tf.layers.Layer);
+    }
+    const dense = tf.layers.dense({ units: 2, name: 'head_fc' });
+    const model = tf.model({ inputs: input, outputs: dense.apply(features) as tf.SymbolicTensor });
+    return { model, head: [...head, dense] };
+  };
+
+  it('cuts where the head begins: head(body(x)) is model(x), with shared weights', () => {
+    const { model, head } = build(false, false);
+    const split = splitAtHead(model, head);
+    if (typeof split === 'string') throw new Error(split);
+    const x = tf.randomUniform([2, 6, 6, 3]);
+    const [whole, parts] = tf.tidy(() => [model.predict(x) as tf.Tensor, split.head.predict(split.body.predict(x) as tf.Tensor) as tf.Tensor]);
+    expect(Array.from(parts!.dataSync())).toEqual(Array.from(whole!.dataSync()));
+    expect(split.head.getLayer('head_fc')).toBe(model.getLayer('head_fc'));
+    tf.dispose([x, whole!, parts!]);
+  });
+
+  it('says why it cannot: a random layer in the body, or a head that reads two body tensors', () => {
+    const two = build(false, true);
+    expect(splitAtHead(two.model, two.head)).toBe('the head reads 2 tensors of the body, not one');
+    const dropped = build(true, false);
+    expect(splitAtHead(dropped.model, dropped.head)).toBe("layer 'body_drop' (Dropout) before the last layer group is random in training");
   });
 });
