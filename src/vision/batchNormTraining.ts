@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostBackend, hostCompute } from '../core/hostCompute.js';
 import { channelMoments, normalize, normalizeBackward } from './batchNormKernels.js';
+import { patchTraining } from './trainingPatch.js';
 
 /**
  * Training-mode BatchNorm as one differentiable op with a hand-written gradient.
@@ -123,13 +124,6 @@ interface BatchNormFields {
   movingVariance: tf.LayerVariable;
 }
 
-type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
-const original = Symbol('fastvision.batchNormCall');
-
-function isBatchNorm(layer: tf.layers.Layer): boolean {
-  return layer.getClassName() === 'BatchNormalization';
-}
-
 /**
  * Makes the model's BatchNorm layers (channels-last, with γ and β, as in every
  * fastvision architecture and Keras application) train through
@@ -137,17 +131,13 @@ function isBatchNorm(layer: tf.layers.Layer): boolean {
  * the saved model are unchanged. Idempotent; returns how many layers it switched.
  */
 export function useFastBatchNorm(model: tf.LayersModel): number {
-  let n = 0;
-  for (const layer of model.layers) {
-    if (!isBatchNorm(layer)) continue;
-    const bn = layer as unknown as BatchNormFields & { call: CallFn; [original]?: CallFn };
-    if (bn[original] || !bn.center || !bn.scale) continue;
-    const stock = bn.call.bind(layer);
-    bn[original] = stock;
-    bn.call = (inputs, kwargs) => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      const lastAxis = bn.axis === -1 || bn.axis === x.rank - 1;
-      if (!kwargs['training'] || !lastAxis) return stock(inputs, kwargs);
+  type Bn = tf.layers.Layer & BatchNormFields;
+  return patchTraining<Bn>(
+    model,
+    'BatchNormalization',
+    (bn) => bn.center && bn.scale,
+    (bn, x) => {
+      if (bn.axis !== -1 && bn.axis !== x.rank - 1) return undefined;
       return tf.tidy(() => {
         const { y, mean, variance } = batchNormTraining(x, bn.gamma.read() as tf.Tensor1D, bn.beta.read() as tf.Tensor1D, bn.epsilon);
         // Keras's running averages: v ← v − (v − batch)·(1 − momentum).
@@ -158,8 +148,6 @@ export function useFastBatchNorm(model: tf.LayersModel): number {
         tf.dispose([mean, variance]);
         return y;
       });
-    };
-    n++;
-  }
-  return n;
+    },
+  );
 }

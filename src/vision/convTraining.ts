@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { patchTraining } from './trainingPatch.js';
 
 /**
  * Training-mode Conv2D through `tf.conv2d` instead of tfjs-layers' `tf.fused.conv2d`.
@@ -21,30 +22,19 @@ interface ConvFields {
   activation: { apply(x: tf.Tensor): tf.Tensor };
 }
 
-type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
-const patched = Symbol('fastvision.convCall');
-
 /** Makes the model's 2-D channels-last Conv2D layers train through `tf.conv2d`. Idempotent; returns how many it switched. */
 export function useLeanConvGradients(model: tf.LayersModel): number {
-  let n = 0;
-  for (const layer of model.layers) {
-    if (layer.getClassName() !== 'Conv2D') continue;
-    const conv = layer as unknown as ConvFields & { call: CallFn; [patched]?: true };
-    if (conv[patched] || conv.rank !== 2 || conv.dataFormat !== 'channelsLast') continue;
-    const stock = conv.call.bind(layer);
-    conv[patched] = true;
-    conv.call = (inputs, kwargs) => {
-      if (!kwargs['training']) return stock(inputs, kwargs);
-      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
-      return tf.tidy(() => {
+  return patchTraining<tf.layers.Layer & ConvFields>(
+    model,
+    'Conv2D',
+    (conv) => conv.rank === 2 && conv.dataFormat === 'channelsLast',
+    (conv, x) =>
+      tf.tidy(() => {
         const [sh, sw] = conv.strides as [number, number];
         const [dh, dw] = conv.dilationRate as [number, number];
-        let y: tf.Tensor = tf.conv2d(x, conv.kernel.read() as tf.Tensor4D, [sh, sw], conv.padding, 'NHWC', [dh, dw]);
+        let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, conv.kernel.read() as tf.Tensor4D, [sh, sw], conv.padding, 'NHWC', [dh, dw]);
         if (conv.bias) y = tf.add(y, conv.bias.read());
         return conv.activation.apply(y);
-      });
-    };
-    n++;
-  }
-  return n;
+      }),
+  );
 }

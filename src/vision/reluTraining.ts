@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostBackend, hostCompute } from '../core/hostCompute.js';
+import { patchTraining } from './trainingPatch.js';
 
 /**
  * Training-mode capped ReLU (ReLU6) as one op with a fused gradient, on the wasm and
@@ -31,23 +32,13 @@ export function cappedRelu(x: tf.Tensor, max: number): tf.Tensor {
   return op(x);
 }
 
-type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
-const patched = Symbol('fastvision.reluCall');
-
 /** Makes the model's capped ReLU layers train through {@link cappedRelu} (on wasm and cpu). Idempotent; returns how many it switched. */
 export function useFusedCappedRelu(model: tf.LayersModel): number {
-  let n = 0;
-  for (const layer of model.layers) {
-    if (layer.getClassName() !== 'ReLU') continue;
-    const relu = layer as unknown as { maxValue: number | null; call: CallFn; [patched]?: true };
-    if (relu[patched] || relu.maxValue == null) continue;
-    const stock = relu.call.bind(layer);
-    relu[patched] = true;
-    relu.call = (inputs, kwargs) => {
-      if (!kwargs['training'] || !hostBackend()) return stock(inputs, kwargs);
-      return cappedRelu(Array.isArray(inputs) ? inputs[0]! : inputs, relu.maxValue!);
-    };
-    n++;
-  }
-  return n;
+  type Relu = tf.layers.Layer & { maxValue: number | null };
+  return patchTraining<Relu>(
+    model,
+    'ReLU',
+    (relu) => relu.maxValue != null,
+    (relu, x) => (hostBackend() ? cappedRelu(x, relu.maxValue!) : undefined),
+  );
 }
