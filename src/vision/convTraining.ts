@@ -1,40 +1,88 @@
 import * as tf from '@tensorflow/tfjs';
+import { nodeIn } from './graph.js';
 import { patchTraining } from './trainingPatch.js';
 
 /**
- * Training-mode Conv2D through `tf.conv2d` instead of tfjs-layers' `tf.fused.conv2d`.
+ * Training-mode convolutions through `tf.conv2d` / `tf.depthwiseConv2d`, with a
+ * preceding ZeroPadding2D folded into the convolution's own padding.
  *
- * The fused op's gradient is a `customGrad` that computes the input gradient and the
- * filter gradient together, whether or not anything needs the former. The first
- * convolution's input is the image batch, so every step paid for a gradient with
- * respect to the pixels (on wasm, ~10% of a ResNet-18 step). `tf.conv2d`'s gradient
- * is computed per input, only for inputs on the path to a trained variable.
+ * - tfjs-layers trains Conv2D through `tf.fused.conv2d`, whose gradient is a
+ *   `customGrad` that computes the input gradient and the filter gradient together,
+ *   whether or not anything needs the former. The first convolution's input is the
+ *   image batch, so every step paid for a gradient with respect to the pixels (on
+ *   wasm, ~10% of a ResNet-18 step). `tf.conv2d`'s gradient is computed per input,
+ *   only for inputs on the path to a trained variable.
+ * - torchvision-exact architectures pad explicitly (ZeroPadding2D, then a 'valid'
+ *   convolution). In training the padded copy is what the convolution keeps for its
+ *   gradient, next to the unpadded tensor the layer before keeps: one extra
+ *   activation per convolution, plus a copy forward and a slice backward. Padding in
+ *   the convolution itself keeps one.
  */
 
 interface ConvFields {
-  rank: number;
+  rank?: number;
   dataFormat: string;
   strides: number[];
   padding: 'valid' | 'same';
-  dilationRate: number[];
-  kernel: tf.LayerVariable;
+  dilationRate: number[] | number;
+  kernel?: tf.LayerVariable;
+  depthwiseKernel?: tf.LayerVariable;
   bias: tf.LayerVariable | null;
   activation: { apply(x: tf.Tensor): tf.Tensor };
 }
 
-/** Makes the model's 2-D channels-last Conv2D layers train through `tf.conv2d`. Idempotent; returns how many it switched. */
+type Explicit = [[number, number], [number, number], [number, number], [number, number]];
+const foldedPad = Symbol('fastvision.foldedPad');
+type Conv = tf.layers.Layer & ConvFields & { [foldedPad]?: Explicit };
+
+const dilations = (c: ConvFields): [number, number] => {
+  const d = c.dilationRate;
+  return Array.isArray(d) ? [d[0]!, d[1] ?? d[0]!] : [d, d];
+};
+
+/**
+ * ZeroPadding2D layers whose only reader in `model` is a 'valid', undilated,
+ * channels-last convolution: the convolution takes over the padding in training,
+ * the padding layer passes its input through.
+ */
+function foldPadding(model: tf.LayersModel): void {
+  const readers = new Map<number, tf.layers.Layer[]>();
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    for (const t of nodeIn(model, layer).inputTensors) readers.set(t.id, [...(readers.get(t.id) ?? []), layer]);
+  }
+  const outputs = new Set(model.outputs.map((t) => t.id));
+  for (const pad of model.layers) {
+    if (pad.getClassName() !== 'ZeroPadding2D') continue;
+    const out = nodeIn(model, pad).outputTensors[0]!;
+    const only = readers.get(out.id);
+    if (outputs.has(out.id) || only?.length !== 1) continue;
+    const conv = only[0] as Conv;
+    const kind = conv.getClassName();
+    const plain = conv.padding === 'valid' && conv.dataFormat === 'channelsLast' && dilations(conv).every((d) => d === 1);
+    if ((kind !== 'Conv2D' && kind !== 'DepthwiseConv2D') || !plain) continue;
+    const [[t, b], [l, r]] = (pad as unknown as { padding: [[number, number], [number, number]] }).padding;
+    conv[foldedPad] = [[0, 0], [t, b], [l, r], [0, 0]];
+    patchTraining(model, 'ZeroPadding2D', (p) => p === pad, (_, x) => x.clone());
+  }
+}
+
+/** Conv2D and DepthwiseConv2D train through `tf.conv2d` / `tf.depthwiseConv2d`, with folded padding. Idempotent; returns how many layers it switched. */
 export function useLeanConvGradients(model: tf.LayersModel): number {
-  return patchTraining<tf.layers.Layer & ConvFields>(
-    model,
-    'Conv2D',
-    (conv) => conv.rank === 2 && conv.dataFormat === 'channelsLast',
-    (conv, x) =>
-      tf.tidy(() => {
-        const [sh, sw] = conv.strides as [number, number];
-        const [dh, dw] = conv.dilationRate as [number, number];
-        let y: tf.Tensor = tf.conv2d(x as tf.Tensor4D, conv.kernel.read() as tf.Tensor4D, [sh, sw], conv.padding, 'NHWC', [dh, dw]);
-        if (conv.bias) y = tf.add(y, conv.bias.read());
-        return conv.activation.apply(y);
-      }),
+  foldPadding(model);
+  const applies = (c: Conv) => (c.rank ?? 2) === 2 && c.dataFormat === 'channelsLast';
+  const finish = (c: Conv, y: tf.Tensor) => c.activation.apply(c.bias ? tf.add(y, c.bias.read()) : y);
+  const conv2d = patchTraining<Conv>(model, 'Conv2D', applies, (c, x) =>
+    tf.tidy(() => {
+      const [sh, sw] = c.strides as [number, number];
+      return finish(c, tf.conv2d(x as tf.Tensor4D, c.kernel!.read() as tf.Tensor4D, [sh, sw], c[foldedPad] ?? c.padding, 'NHWC', dilations(c)));
+    }),
   );
+  const depthwise = patchTraining<Conv>(model, 'DepthwiseConv2D', applies, (c, x) =>
+    tf.tidy(() => {
+      const [sh, sw] = c.strides as [number, number];
+      return finish(c, tf.depthwiseConv2d(x as tf.Tensor4D, c.depthwiseKernel!.read() as tf.Tensor4D, [sh, sw], c[foldedPad] ?? c.padding, 'NHWC', dilations(c)));
+    }),
+  );
+  return conv2d + depthwise;
 }

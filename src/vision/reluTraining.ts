@@ -3,28 +3,34 @@ import { hostBackend, hostCompute } from '../core/hostCompute.js';
 import { patchTraining } from './trainingPatch.js';
 
 /**
- * Training-mode capped ReLU (ReLU6) as one op with a fused gradient, on the wasm and
- * cpu backends. tfjs-layers computes `clipByValue(relu(x), 0, max)`, whose gradient is
- * six full-size kernels (Step, Multiply, GreaterEqual, LessEqual, LogicalAnd, Select);
- * here it is one loop: dx = dy where 0 < x ≤ max, else 0 — the same values.
+ * Training-mode ReLU and capped ReLU (ReLU6) as one op each, on the wasm and cpu
+ * backends, whose gradient reads the op's *output*: dx = dy where 0 < y < max.
+ *
+ * tfjs keeps the tensors an op saves for its gradient until the backward pass.
+ * tfjs-layers' ReLU saves its input (the BatchNorm output before it), and the next
+ * convolution saves the ReLU's output: two full-size activations. Saving the output,
+ * which the next layer keeps anyway, frees the BatchNorm output after the forward pass
+ * (as PyTorch's in-place ReLU does). The gradient is PyTorch's: 0 at x = 0 and, for
+ * ReLU6, at x = 6 (tfjs passes it at exactly 6). ReLU6's gradient also becomes one loop
+ * where tfjs ran six full-size kernels.
  */
-export function cappedRelu(x: tf.Tensor, max: number): tf.Tensor {
+export function reluFromOutput(x: tf.Tensor, max = Infinity): tf.Tensor {
   const op = tf.customGrad((xIn, save) => {
     const input = xIn as tf.Tensor;
-    (save as tf.GradSaveFunc)([input]);
     const [y] = hostCompute([input], [input.shape], ([xv], [yv]) => {
       for (let i = 0; i < xv!.length; i++) {
         const v = xv![i]!;
         yv![i] = v > 0 ? (v < max ? v : max) : 0;
       }
     });
+    (save as tf.GradSaveFunc)([y!]);
     return {
       value: y!,
-      gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) =>
-        hostCompute([dy, xs!], [dy.shape], ([g, xv], [dx]) => {
+      gradFunc: (dy: tf.Tensor, [ys]: tf.Tensor[]) =>
+        hostCompute([dy, ys!], [dy.shape], ([g, yv], [dx]) => {
           for (let i = 0; i < g!.length; i++) {
-            const v = xv![i]!;
-            dx![i] = v > 0 && v <= max ? g![i]! : 0;
+            const v = yv![i]!;
+            dx![i] = v > 0 && v < max ? g![i]! : 0;
           }
         })[0]!,
     };
@@ -32,13 +38,13 @@ export function cappedRelu(x: tf.Tensor, max: number): tf.Tensor {
   return op(x);
 }
 
-/** Makes the model's capped ReLU layers train through {@link cappedRelu} (on wasm and cpu). Idempotent; returns how many it switched. */
-export function useFusedCappedRelu(model: tf.LayersModel): number {
+/** Makes the model's ReLU layers (plain or capped) train through {@link reluFromOutput} (on wasm and cpu). Idempotent; returns how many it switched. */
+export function useReluFromOutput(model: tf.LayersModel): number {
   type Relu = tf.layers.Layer & { maxValue: number | null };
   return patchTraining<Relu>(
     model,
     'ReLU',
-    (relu) => relu.maxValue != null,
-    (relu, x) => (hostBackend() ? cappedRelu(x, relu.maxValue!) : undefined),
+    () => true,
+    (relu, x) => (hostBackend() ? reluFromOutput(x, relu.maxValue ?? Infinity) : undefined),
   );
 }
