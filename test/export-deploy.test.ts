@@ -55,12 +55,13 @@ describe('an export, used as docs/export-and-deploy.md says', () => {
     const meta = (await (await fetch(`${url}/fastvision.json`)).json()) as { vocab: string[]; resize: { height: number; width: number }; normalize?: { mean: number[]; std: number[] } };
     expect(meta.normalize).toEqual(imagenetStats);
     const learn = await loadLearner(dir);
-    // Not square and not at the model's size, so the resize does something — but a small
-    // downscale: resizeBilinear does not antialias, so the guide tells users to shrink
-    // large photos on a canvas first (a 40×30 → 8×8 gradient already differs by ~0.05).
+    // At the model's own size both pipelines see the same pixels, so any difference is the
+    // model's or the preprocessing's. (Resizing is where browsers and sharp differ:
+    // resizeBilinear does not antialias, which the guide warns about; comparing the two
+    // resizers through a freshly trained model was flaky — 0.02 apart in one run, 0.04 in another.)
     const specs = [{}, { halves: [[220, 30, 30], [30, 30, 220]] as [Rgb, Rgb] }, { color: [120, 40, 160] as Rgb }];
     for (const [i, spec] of specs.entries()) {
-      const file = await writeImage(join(dir, '..', `img${i}.png`), { width: 12, height: 10, ...spec });
+      const file = await writeImage(join(dir, '..', `img${i}.png`), { width: meta.resize.width, height: meta.resize.height, ...spec });
       const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
       const probs = tf.tidy(() => {
         const { height, width } = meta.resize;
@@ -71,7 +72,7 @@ describe('an export, used as docs/export-and-deploy.md says', () => {
       });
       const ours = await learn.predict(file);
       expect(meta.vocab[probs.indexOf(Math.max(...probs))]).toBe(ours.label);
-      probs.forEach((p, k) => expect(Math.abs(p - ours.probs[k]!)).toBeLessThan(0.02));
+      probs.forEach((p, k) => expect(Math.abs(p - ours.probs[k]!)).toBeLessThan(1e-5));
     }
     model.dispose();
     learn.model.dispose();
