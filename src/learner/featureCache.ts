@@ -86,6 +86,9 @@ export class FeatureCache {
       const missing = order.filter((i) => !this.store.has(key(i)));
       if (missing.length) {
         for await (const batch of dl.batchesOf([missing])) {
+          // Stock inference, not FusedInference: the features must be the ones the whole
+          // model computes with BnFreeze. Folded BatchNorm differs by rounding, which two
+          // epochs of training amplified to 3e-4 in the head's weights (measured).
           const features = tf.tidy(() => body.predict(batch.x) as tf.Tensor);
           const values = features.dataSync() as Float32Array;
           const per = values.length / batch.indices.length;
