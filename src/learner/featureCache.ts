@@ -46,13 +46,19 @@ export class FeatureCache {
     this.store = new FeatureStore(opts);
   }
 
-  /** The body/head split of `model`, or why there is none. Computed once. */
+  /**
+   * The body/head split of `model`, or why there is none. Computed once.
+   * @internal
+   */
   splitFor(model: tf.LayersModel, headLayers: readonly tf.layers.Layer[]): HeadSplit | string {
     this.split ??= splitAtHead(model, headLayers);
     return this.split;
   }
 
-  /** Empties the cache when the body's weights (or the normalisation) differ from those its features came from. */
+  /**
+   * Empties the cache when the body's weights (or the normalisation) differ from those its features came from.
+   * @internal
+   */
   sync(body: tf.LayersModel, extra: string): void {
     const generation = `${fingerprint(body)}|${extra}`;
     if (generation === this.generation) return;
@@ -76,6 +82,7 @@ export class FeatureCache {
    * One pass over `dl` with `x` replaced by body features, in the loader's order.
    * Items already cached are not decoded; the others are loaded as usual, run through
    * the body once and stored. The caller owns each batch's tensors.
+   * @internal
    */
   async *batches(dl: DataLoader, body: tf.LayersModel): AsyncGenerator<Batch, void, undefined> {
     const key = (i: number) => dl.dataset.cacheKey(i);
