@@ -26,14 +26,12 @@ export function hostCompute(
   for (const t of inputs) if (t.dtype !== 'float32') throw new Error(`fastvision: hostCompute takes float32 tensors, got ${t.dtype}`);
   const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   if (tf.getBackend() === 'wasm') {
-    const backend = tf.backend() as unknown as WasmBackend;
-    const infos = outShapes.map((s) => backend.makeOutput([...s], 'float32'));
+    const backend = tf.backend();
+    const infos = outShapes.map((s) => wasmOutput(backend, [...s]));
     // Views are taken after every allocation: growing the heap replaces its buffer.
-    const view = (dataId: object, size: number) =>
-      size === 0 ? new Float32Array(0) : new Float32Array(backend.wasm.HEAPU8.buffer, backend.dataIdMap.get(dataId)!.memoryOffset, size);
     body(
-      inputs.map((t) => view(t.dataId, t.size)),
-      infos.map((i) => view(i.dataId, sizeOf(i.shape))),
+      inputs.map((t) => wasmHeapF32(backend, t)),
+      infos.map((i) => wasmHeapF32(backend, i)),
     );
     return infos.map((i) => tf.engine().makeTensorFromTensorInfo(i));
   }

@@ -118,7 +118,6 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Batches of exactly these dataset indices, decoded ahead with this loader's prefetch and concurrency. */
   async *batchesOf(batches: readonly number[][]): AsyncGenerator<Batch, void, undefined> {
-
     const limit = limiter(this.concurrency);
     const queue: Promise<RawBatch>[] = [];
     let next = 0;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nodeIn } from './graph.js';
+import { nodeIn, soleReader } from './graph.js';
 import { patchTraining } from './trainingPatch.js';
 
 /**
@@ -46,18 +46,11 @@ const dilations = (c: ConvFields): [number, number] => {
  * the padding layer passes its input through.
  */
 function foldPadding(model: tf.LayersModel): void {
-  const readers = new Map<number, tf.layers.Layer[]>();
-  for (const layer of model.layers) {
-    if (layer.getClassName() === 'InputLayer') continue;
-    for (const t of nodeIn(model, layer).inputTensors) readers.set(t.id, [...(readers.get(t.id) ?? []), layer]);
-  }
-  const outputs = new Set(model.outputs.map((t) => t.id));
+  const readerOf = soleReader(model);
   for (const pad of model.layers) {
     if (pad.getClassName() !== 'ZeroPadding2D') continue;
-    const out = nodeIn(model, pad).outputTensors[0]!;
-    const only = readers.get(out.id);
-    if (outputs.has(out.id) || only?.length !== 1) continue;
-    const conv = only[0] as Conv;
+    const conv = readerOf(nodeIn(model, pad).outputTensors[0]!) as Conv | undefined;
+    if (!conv) continue;
     const kind = conv.getClassName();
     const plain = conv.padding === 'valid' && conv.dataFormat === 'channelsLast' && dilations(conv).every((d) => d === 1);
     if ((kind !== 'Conv2D' && kind !== 'DepthwiseConv2D') || !plain) continue;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nodeIn, type GraphNode } from './graph.js';
+import { nodeIn, soleReader, type GraphNode } from './graph.js';
 
 /**
  * Inference with every `[ZeroPadding2D →] Conv2D | DepthwiseConv2D [→ BatchNorm] [→ ReLU | ReLU6]`
@@ -59,15 +59,7 @@ const className = (l: tf.layers.Layer) => l.getClassName();
 /** The model's layers as steps, with fusable chains merged. */
 function plan(model: tf.LayersModel): Step[] {
   const nodeOf = (l: tf.layers.Layer) => nodeIn(model, l);
-  const consumers = new Map<number, tf.layers.Layer[]>();
-  for (const layer of model.layers.filter((l) => className(l) !== 'InputLayer'))
-    for (const t of nodeOf(layer).inputTensors) consumers.set(t.id, [...(consumers.get(t.id) ?? []), layer]);
-  const outputs = new Set(model.outputs.map((t) => t.id));
-  // The one layer that reads `t`, when nothing else (nor the model's output) does.
-  const soleConsumer = (t: tf.SymbolicTensor) => {
-    const c = consumers.get(t.id) ?? [];
-    return c.length === 1 && !outputs.has(t.id) ? c[0]! : undefined;
-  };
+  const soleConsumer = soleReader(model);
   const absorbed = new Set<tf.layers.Layer>();
   const steps: Step[] = [];
   for (const layer of model.layers) {

@@ -22,3 +22,20 @@ export function nodeIn(model: tf.LayersModel, layer: tf.layers.Layer): GraphNode
   if (k < 0) throw new Error(`fastvision: layer '${layer.name}' is not called by model '${model.name}'`);
   return nodes[k]!;
 }
+
+/**
+ * For `model`'s graph: the one layer that reads a tensor, when no other layer reads it
+ * and it is not one of the model's outputs — the condition for merging two layers.
+ */
+export function soleReader(model: tf.LayersModel): (t: tf.SymbolicTensor) => tf.layers.Layer | undefined {
+  const readers = new Map<number, tf.layers.Layer[]>();
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    for (const t of nodeIn(model, layer).inputTensors) readers.set(t.id, [...(readers.get(t.id) ?? []), layer]);
+  }
+  const outputs = new Set(model.outputs.map((t) => t.id));
+  return (t) => {
+    const r = readers.get(t.id) ?? [];
+    return r.length === 1 && !outputs.has(t.id) ? r[0] : undefined;
+  };
+}

@@ -5,7 +5,7 @@ import type { TensorData } from './safetensors.js';
 export type KeyMap = (torchvisionKey: string) => string;
 
 /** tfjs weight name → PyTorch parameter or buffer name. */
-const torchParam: Record<string, string> = {
+export const torchParam: Record<string, string> = {
   kernel: 'weight',
   depthwise_kernel: 'weight',
   bias: 'bias',

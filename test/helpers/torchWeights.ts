@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { pretrainedConfigs, serializeSafetensors, weightsLocation, type ArchName } from '../../src/index.js';
+import { torchParam } from '../../src/vision/torchWeights.js';
 
 /** tfjs layout → PyTorch layout: the inverse of what loadStateDict converts. */
 function toTorch(className: string, param: string, t: tf.Tensor): tf.Tensor {
@@ -10,16 +11,6 @@ function toTorch(className: string, param: string, t: tf.Tensor): tf.Tensor {
   if (param === 'kernel' && className === 'Dense') return tf.transpose(t, [1, 0]);
   return t;
 }
-
-const torchName: Record<string, string> = {
-  kernel: 'weight',
-  depthwise_kernel: 'weight',
-  bias: 'bias',
-  gamma: 'weight',
-  beta: 'bias',
-  moving_mean: 'running_mean',
-  moving_variance: 'running_var',
-};
 
 /**
  * Writes a randomly initialised `arch` as the model hub's safetensors file into the
@@ -36,7 +27,7 @@ export function cacheRandomWeights(arch: ArchName): string {
       const param = w.originalName.split('/').pop()!;
       const v = w.read();
       const t = toTorch(layer.getClassName(), param, v);
-      tensors[`${layer.name.replaceAll('_', '.')}.${torchName[param]}`] = { shape: t.shape, values: t.dataSync().slice() as Float32Array };
+      tensors[`${layer.name.replaceAll('_', '.')}.${torchParam[param]}`] = { shape: t.shape, values: t.dataSync().slice() as Float32Array };
       if (t !== v) t.dispose(); // a transposed copy; the variable itself belongs to the model
     }
   }
