@@ -41,7 +41,7 @@ export { pretrainedWeights, weightsLocation } from './vision/weights.js';
 export { loadStateDict } from './vision/torchWeights.js';
 export type { KeyMap, LoadStateDictOptions } from './vision/torchWeights.js';
 export { loadSafetensors, parseSafetensors, safetensorsMetadata, serializeSafetensors } from './vision/safetensors.js';
-export type { SafetensorsDtype, TensorData } from './vision/safetensors.js';
+export type { SafetensorsDtype, TensorData, TensorToWrite } from './vision/safetensors.js';
 export { buildMobilenetV2 } from './vision/archs/mobilenetV2.js';
 export { buildResnet, resnetConfigs } from './vision/archs/resnet.js';
 export type { ResNetConfig } from './vision/archs/resnet.js';

@@ -1,25 +1,7 @@
 import sharp from 'sharp';
+import { resizeImage, type ResizeSpec } from './resize.js';
 
-/**
- * How an image becomes `size`: `squish` stretches it (fastai v1's default, and the
- * study's), `crop` fills the size and cuts the centre, `pad` fits it inside and pads.
- */
-export type ResizeMethod = 'squish' | 'crop' | 'pad';
-
-/** fastai's `PadMode` for `pad`: mirror the edge (fastai's default), zeros, or repeat the border. */
-export type PadMode = 'reflection' | 'zeros' | 'border';
-
-/** Everything that decides a decoded image's pixels: part of its cache key. */
-export interface ResizeSpec {
-  /** Output height in pixels. */
-  height: number;
-  /** Output width in pixels. */
-  width: number;
-  /** How the image is fitted to the size. */
-  method: ResizeMethod;
-  /** Padding, for `method: 'pad'`. */
-  padMode: PadMode;
-}
+export type { PadMode, ResizeMethod, ResizeSpec } from './resize.js';
 
 /**
  * Images over this many pixels are refused as possible decompression bombs (10,000 × 10,000).
@@ -58,7 +40,9 @@ const extendWith = { reflection: 'mirror', border: 'copy', zeros: 'background' }
 /**
  * Decodes an image file into `spec.height × spec.width` uint8 RGB pixels (HWC),
  * applying EXIF orientation; grayscale, CMYK, palette and alpha images all become
- * 3-channel RGB (alpha is dropped, as PIL's `convert('RGB')`).
+ * 3-channel RGB (alpha is dropped, as PIL's `convert('RGB')`). sharp decodes at full
+ * size; the resize is fastai's `Resize` with PIL's bilinear resampling (see
+ * {@link resizeImage}), so the pixels are those torchvision and fastai feed a model.
  *
  * @param input - A file path or an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF...).
  * @param spec - Target height and width, resize method and padding.
@@ -72,19 +56,18 @@ const extendWith = { reflection: 'mirror', border: 'copy', zeros: 'background' }
  * ```
  */
 export async function decodeImage(input: string | Buffer, spec: ResizeSpec, limitInputPixels = defaultLimitInputPixels): Promise<Uint8Array> {
-  const { height, width } = spec;
   const file = typeof input === 'string' ? input : '<image buffer>';
   try {
     // 'truncated' fails on cut-off files but tolerates the harmless warnings many real JPEGs raise.
-    let img = sharp(input, { limitInputPixels, failOn: 'truncated', sequentialRead: true }).rotate();
-    if (spec.method === 'squish') img = img.resize(width, height, { fit: 'fill', kernel: 'linear' });
-    else if (spec.method === 'crop') img = img.resize(width, height, { fit: 'cover', position: 'centre', kernel: 'linear' });
-    else img = await padded(img, spec);
-    const { data, info } = await img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== width || info.height !== height) {
-      throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×3`);
-    }
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const { data, info } = await sharp(input, { limitInputPixels, failOn: 'truncated', sequentialRead: true })
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    const decoded = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
+    return resizeImage(decoded, spec).data;
   } catch (err) {
     if (err instanceof BadImageError) throw err;
     const reason = (err as Error).message;
@@ -93,25 +76,4 @@ export async function decodeImage(input: string | Buffer, spec: ResizeSpec, limi
       /pixel limit/i.test(reason) ? `${reason} (over ${limitInputPixels} pixels: a decompression bomb?)` : reason,
     );
   }
-}
-
-/** Fits the image inside the size, then pads the rest (centred) with `padMode`. */
-async function padded(img: sharp.Sharp, { height, width, padMode }: ResizeSpec): Promise<sharp.Sharp> {
-  const inside = await img
-    .resize(width, height, { fit: 'inside', kernel: 'linear' })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const { width: w, height: h, channels } = inside.info;
-  const top = Math.floor((height - h) / 2);
-  const left = Math.floor((width - w) / 2);
-  return sharp(inside.data, { raw: { width: w, height: h, channels } }).extend({
-    top,
-    bottom: height - h - top,
-    left,
-    right: width - w - left,
-    extendWith: extendWith[padMode],
-    background: { r: 0, g: 0, b: 0 },
-  });
 }

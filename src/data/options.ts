@@ -1,6 +1,6 @@
 import type { OnBadImage } from './dataset.js';
 import type { CacheOptions, ImageCache } from './imageCache.js';
-import type { PadMode, ResizeMethod } from './image.js';
+import type { PadMode, ResizeMethod } from './resize.js';
 import type { NormStats } from './normalize.js';
 import type { ColumnRef } from './table.js';
 

@@ -39,10 +39,16 @@ export interface ArchBodyOptions extends FetchOptions {
 export async function bodyFromArch(arch: ArchName, opts: ArchBodyOptions = {}): Promise<VisionBody> {
   const config = pretrainedConfigs[arch];
   if (!config) throw new Error(`fastvision: unknown architecture '${String(arch)}'; expected one of ${Object.keys(pretrainedConfigs).join(', ')}`);
+  // Weights first: a download or a file that fails its checks then leaves no model behind.
+  const weights = (opts.pretrained ?? true) ? await pretrainedWeights(arch, opts) : undefined;
   const full = config.build();
-  if (opts.pretrained ?? true) {
-    const source = weightsLocation(arch).file;
-    loadStateDict(full, await pretrainedWeights(arch, opts), { source, ...(config.keyMap ? { keyMap: config.keyMap } : {}) });
+  if (weights) {
+    try {
+      loadStateDict(full, weights, { source: weightsLocation(arch).file, ...(config.keyMap ? { keyMap: config.keyMap } : {}) });
+    } catch (err) {
+      full.dispose();
+      throw err;
+    }
   }
   const inGroup = (layer: tf.layers.Layer, prefixes: string[]) => prefixes.some((p) => layer.name === p || layer.name.startsWith(`${p}_`));
   const groups = config.groups.map((prefixes) => full.layers.filter((l) => inGroup(l, prefixes)));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { cachedFetch, type FetchOptions } from '../core/download.js';
 import { env } from '../core/env.js';
 import { pretrainedConfigs, type ArchName } from './pretrained.js';
-import { loadSafetensors, type TensorData } from './safetensors.js';
+import { checkSafetensorsHeader, loadSafetensors, safetensorsHeaderLength, type TensorData } from './safetensors.js';
 
 /**
  * Where an architecture's pretrained weights come from and are cached.
@@ -46,25 +46,16 @@ export async function pretrainedWeights(arch: ArchName, opts: FetchOptions = {})
   return loadSafetensors(file);
 }
 
-/** Parses only the header and checks it against the file size: cheap, and catches truncation. */
+/** Checks a cached file's safetensors header against its size without reading the data: cheap, and catches truncation. */
 export async function checkSafetensorsFile(file: string): Promise<void> {
   const fh = await open(file, 'r');
   try {
     const { size } = await fh.stat();
-    const head = Buffer.alloc(8);
-    await fh.read(head, 0, 8, 0);
-    const headerLength = Number(head.readBigUInt64LE(0));
-    if (size < 8 || headerLength > size - 8 || headerLength > 100_000_000) {
-      throw new Error(`not a safetensors file of ${size} bytes (header claims ${headerLength})`);
-    }
-    const header = Buffer.alloc(headerLength);
-    await fh.read(header, 0, headerLength, 8);
-    // Every tensor's end against the data present, without reading the data; the
-    // full check happens when the weights are parsed.
-    const dataBytes = size - 8 - headerLength;
-    const entries = JSON.parse(header.toString('utf8')) as Record<string, { data_offsets?: [number, number] }>;
-    const end = Math.max(0, ...Object.entries(entries).filter(([k]) => k !== '__metadata__').map(([, e]) => e.data_offsets?.[1] ?? 0));
-    if (end > dataBytes) throw new Error(`truncated: tensors need ${end} data bytes, the file has ${dataBytes}`);
+    const first8 = Buffer.alloc(Math.min(8, size));
+    await fh.read(first8, 0, first8.byteLength, 0);
+    const header = Buffer.alloc(safetensorsHeaderLength(first8, size, file));
+    await fh.read(header, 0, header.byteLength, 8);
+    checkSafetensorsHeader(header, size, file);
   } finally {
     await fh.close();
   }
