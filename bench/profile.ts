@@ -10,8 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/index.js';
 import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
 import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';
-import { useFastTraining } from '../src/vision/fastTraining.js';
-import { FusedInference } from '../src/vision/fusedInference.js';
+import { useFastTraining } from '../src/engine/tfjs/fastTraining.js';
+import { FusedInference } from '../src/engine/tfjs/fusedInference.js';
 
 const { values: opts } = parseArgs({
   options: {

@@ -4,8 +4,8 @@
  *
  * @packageDocumentation
  */
-export { initBackend, ensureBackend, backendInfo, backendSpecs } from './core/backend.js';
-export type { BackendInfo, BackendName, BackendSpec, InitBackendOptions } from './core/backend.js';
+export { initBackend, ensureBackend, backendInfo, backendSpecs } from './engine/backend.js';
+export type { BackendInfo, BackendName, BackendSpec, InitBackendOptions } from './engine/backend.js';
 export { env } from './core/env.js';
 export type { Env } from './core/env.js';
 export { cachedFetch } from './core/download.js';

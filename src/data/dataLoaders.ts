@@ -10,7 +10,7 @@ import type { SkippedItem } from './items.js';
 import { denormalizePixels, type NormStats } from './normalize.js';
 import type { DataFrameOptions, FolderOptions, LoaderOptions } from './options.js';
 import { describeRow, readCsv, resolveColumn, type Row } from './table.js';
-import { ensureBackend } from '../core/backend.js';
+import { ensureBackend } from '../engine/backend.js';
 
 /** Options of {@link DataLoaders.showBatch}. */
 export interface ShowBatchOptions {

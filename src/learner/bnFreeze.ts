@@ -1,10 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
+import { setLayerOverride } from '../engine/tfjs/layerOverrides.js';
 import { Callback } from './callback.js';
-
-const inference = Symbol('fastvision.bnInference');
-
-type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
-type Switchable = tf.layers.Layer & { call: CallFn; [inference]?: boolean };
 
 function isBatchNorm(layer: tf.layers.Layer): boolean {
   return layer.getClassName() === 'BatchNormalization';
@@ -12,12 +8,7 @@ function isBatchNorm(layer: tf.layers.Layer): boolean {
 
 /** Runs a BatchNorm layer in inference mode (running statistics, no updates) while `on`, even in a training pass. */
 function setInference(layer: tf.layers.Layer, on: boolean): void {
-  const bn = layer as Switchable;
-  if (bn[inference] === undefined) {
-    const call = bn.call.bind(layer);
-    bn.call = (inputs, kwargs) => call(inputs, bn[inference] ? { ...kwargs, training: false } : kwargs);
-  }
-  bn[inference] = on;
+  setLayerOverride(layer, 'mode', on ? (kwargs) => ({ ...kwargs, training: false }) : undefined);
 }
 
 /**
@@ -42,6 +33,6 @@ export class BnFreeze extends Callback {
   }
 
   override afterFit(): void {
-    for (const layer of this.learn.model.layers) if ((layer as Switchable)[inference]) setInference(layer, false);
+    for (const layer of this.learn.model.layers) if (isBatchNorm(layer)) setInference(layer, false);
   }
 }

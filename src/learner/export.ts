@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { version } from '../version.js';
 import type { InferenceConfig } from './inference.js';
 import { Learner } from './learner.js';
-import { ensureBackend } from '../core/backend.js';
+import { ensureBackend } from '../engine/backend.js';
 
 /** The `fastvision.json` of an export. */
 export interface ExportMeta extends InferenceConfig {

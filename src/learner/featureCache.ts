@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, DataLoader } from '../data/dataLoader.js';
+import { capabilities } from '../engine/capabilities.js';
+import { DeviceFeatureStore } from './deviceFeatureStore.js';
 import { splitAtHead, type HeadSplit } from './headSplit.js';
-import { FeatureStore, type FeatureCacheOptions } from './featureStore.js';
+import { FeatureStore, defaultFeatureMemoryBytes, type FeatureCacheOptions } from './featureStore.js';
 
 export type { FeatureCacheOptions };
 
@@ -25,7 +27,9 @@ export interface FeatureCacheStats {
  * DataLoader's own order, so training on them is the same computation as training
  * the whole model, minus the body's forward pass. A Learner makes one (its
  * `featureCache` option) and uses it by itself; `learn.featureCache.stats` says what
- * it did.
+ * it did. On wasm and cpu features are kept in this process (and spill to disk past
+ * the budget); on device backends (tfjs-node, GPUs) they stay on the device, so no
+ * batch is copied to the host and back.
  *
  * @example
  * ```ts
@@ -36,14 +40,17 @@ export interface FeatureCacheStats {
  */
 export class FeatureCache {
   private readonly store: FeatureStore;
+  private readonly deviceStore: DeviceFeatureStore;
   private split: HeadSplit | string | undefined;
-  private generation = '';
+  /** The body's weights (by identity) and the extra key the features were computed with. */
+  private generation: { weights: object[]; extra: string } | undefined;
   hits = 0;
   misses = 0;
 
   /** @param opts Where features are kept: a memory budget (default 1 GiB) and a spill directory (default a temp folder). */
   constructor(opts: FeatureCacheOptions = {}) {
     this.store = new FeatureStore(opts);
+    this.deviceStore = new DeviceFeatureStore(opts.memoryBytes ?? defaultFeatureMemoryBytes);
   }
 
   /**
@@ -60,22 +67,36 @@ export class FeatureCache {
    * @internal
    */
   sync(body: tf.LayersModel, extra: string): void {
-    const generation = `${fingerprint(body)}|${extra}`;
-    if (generation === this.generation) return;
-    this.store.clear();
-    this.generation = generation;
+    const weights = weightIdentity(body);
+    const g = this.generation;
+    if (g && g.extra === extra && g.weights.length === weights.length && g.weights.every((w, i) => w === weights[i])) return;
+    this.clearStores();
+    this.generation = { weights, extra };
     this.hits = 0;
     this.misses = 0;
   }
 
   get stats(): FeatureCacheStats {
-    const { size: items, memoryBytes, spilled, dropped } = this.store;
-    return { hits: this.hits, misses: this.misses, items, memoryBytes, spilled, dropped };
+    const host = this.store;
+    const device = this.deviceStore;
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      items: host.size + device.size,
+      memoryBytes: host.memoryBytes + device.memoryBytes,
+      spilled: host.spilled,
+      dropped: host.dropped + device.dropped,
+    };
   }
 
   clear(): void {
+    this.clearStores();
+    this.generation = undefined;
+  }
+
+  private clearStores(): void {
     this.store.clear();
-    this.generation = '';
+    this.deviceStore.clear();
   }
 
   /**
@@ -85,30 +106,41 @@ export class FeatureCache {
    * @internal
    */
   async *batches(dl: DataLoader, body: tf.LayersModel): AsyncGenerator<Batch, void, undefined> {
+    yield* capabilities().hostMemory ? this.hostBatches(dl, body) : this.deviceBatches(dl, body);
+  }
+
+  /** Features computed for `missing` items, one loader batch at a time. */
+  private async *computed(dl: DataLoader, body: tf.LayersModel, missing: number[]): AsyncGenerator<{ indices: number[]; features: tf.Tensor }> {
+    if (!missing.length) return;
+    for await (const batch of dl.batchesOf([missing])) {
+      // Stock inference, not FusedInference: the features must be the ones the whole
+      // model computes with BnFreeze. Folded BatchNorm differs by rounding, which two
+      // epochs of training amplified to 3e-4 in the head's weights (measured).
+      const features = tf.tidy(() => body.predict(batch.x) as tf.Tensor);
+      tf.dispose([batch.x, batch.y]);
+      yield { indices: batch.indices, features };
+    }
+  }
+
+  /** wasm and cpu: features as float32 arrays in this process (and on disk past the budget). */
+  private async *hostBatches(dl: DataLoader, body: tf.LayersModel): AsyncGenerator<Batch, void, undefined> {
     const key = (i: number) => dl.dataset.cacheKey(i);
     const { height, width } = dl.dataset.spec;
     const size = `${height}x${width}`;
     for (const order of dl.batchOrder()) {
       const fresh = new Map<number, Float32Array>();
-      const missing = order.filter((i) => !this.store.has(key(i)));
-      if (missing.length) {
-        for await (const batch of dl.batchesOf([missing])) {
-          // Stock inference, not FusedInference: the features must be the ones the whole
-          // model computes with BnFreeze. Folded BatchNorm differs by rounding, which two
-          // epochs of training amplified to 3e-4 in the head's weights (measured).
-          const features = tf.tidy(() => body.predict(batch.x) as tf.Tensor);
-          const values = features.dataSync() as Float32Array;
-          const per = values.length / batch.indices.length;
-          this.itemShapes.set(size, features.shape.slice(1));
-          batch.indices.forEach((i, k) => {
-            const item = values.slice(k * per, (k + 1) * per);
-            fresh.set(i, item);
-            this.store.set(key(i), item);
-          });
-          tf.dispose([batch.x, batch.y, features]);
-        }
-        this.misses += fresh.size;
+      for await (const { indices, features } of this.computed(dl, body, order.filter((i) => !this.store.has(key(i))))) {
+        const values = features.dataSync() as Float32Array;
+        const per = values.length / indices.length;
+        this.itemShapes.set(size, features.shape.slice(1));
+        indices.forEach((i, k) => {
+          const item = values.slice(k * per, (k + 1) * per);
+          fresh.set(i, item);
+          this.store.set(key(i), item);
+        });
+        features.dispose();
       }
+      this.misses += fresh.size;
       // Items found bad while loading (onBadImage: 'skip') are left out, as the loader does.
       const indices = order.filter((i) => fresh.has(i) || this.store.has(key(i)));
       if (!indices.length) continue;
@@ -121,9 +153,32 @@ export class FeatureCache {
         if (item) values.set(item, k * per);
         else this.store.readInto(key(i), values, k * per);
       });
-      const batchShape: number[] = [indices.length, ...shape];
-      const x: tf.Tensor = tf.tensor(values, batchShape);
+      const x: tf.Tensor = tf.tensor(values, [indices.length, ...shape]);
       yield { x: x as tf.Tensor4D, y: dl.targets(indices), indices };
+    }
+  }
+
+  /** Device backends: features stay tensors on the device; a batch is one stack of kept rows. */
+  private async *deviceBatches(dl: DataLoader, body: tf.LayersModel): AsyncGenerator<Batch, void, undefined> {
+    const key = (i: number) => dl.dataset.cacheKey(i);
+    const store = this.deviceStore;
+    for (const order of dl.batchOrder()) {
+      const fresh = new Map<number, tf.Tensor>();
+      for await (const { indices, features } of this.computed(dl, body, order.filter((i) => !store.has(key(i))))) {
+        tf.unstack(features).forEach((row, k) => fresh.set(indices[k]!, row));
+        features.dispose();
+      }
+      this.misses += fresh.size;
+      const indices = order.filter((i) => fresh.has(i) || store.has(key(i)));
+      try {
+        if (!indices.length) continue;
+        this.hits += indices.length - fresh.size;
+        const x = tf.stack(indices.map((i) => fresh.get(i) ?? store.get(key(i))!));
+        yield { x: x as tf.Tensor4D, y: dl.targets(indices), indices };
+      } finally {
+        // Rows the store took are its own now; the others were only for this batch.
+        for (const [i, row] of fresh) if (!store.set(key(i), row)) row.dispose();
+      }
     }
   }
 
@@ -131,13 +186,11 @@ export class FeatureCache {
   private readonly itemShapes = new Map<string, number[]>();
 }
 
-/** FNV-1a over every weight's bits: changes whenever any weight (or running statistic) does. */
-function fingerprint(model: tf.LayersModel): string {
-  let h = 0x811c9dc5;
-  for (const w of model.weights) {
-    const values = w.read().dataSync() as Float32Array;
-    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-    for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i]!, 0x01000193);
-  }
-  return (h >>> 0).toString(16);
+/**
+ * The body's weights as the identities of their current data: tfjs gives a variable
+ * new data on every write (an optimizer step, a load), so equal identities mean equal
+ * values — checked without reading a single weight back from the backend.
+ */
+function weightIdentity(model: tf.LayersModel): object[] {
+  return model.weights.map((w) => w.read().dataId);
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { nodeIn } from '../vision/graph.js';
+import { nodeIn } from '../engine/tfjs/graph.js';
 
 /** A model cut where its head begins: `head.apply(body.predict(x))` is `model.apply(x)`. */
 export interface HeadSplit {

@@ -4,7 +4,7 @@ import { decodeImage, type ResizeSpec } from '../data/image.js';
 import { normalizePixels, type NormStats } from '../data/normalize.js';
 import type { Learner } from './learner.js';
 import { rng } from '../data/splitters.js';
-import { FusedInference } from '../vision/fusedInference.js';
+import { FusedInference } from '../engine/tfjs/fusedInference.js';
 
 /** What a learner needs to predict on its own, without training data (kept in exports). */
 export interface InferenceConfig {

@@ -27,9 +27,11 @@ import { combinedCos } from './schedules.js';
 import { BnFreeze } from './bnFreeze.js';
 import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
 import type { HeadSplit } from './headSplit.js';
-import { ensureBackend } from '../core/backend.js';
-import { useFastTraining } from '../vision/fastTraining.js';
-import { FusedInference } from '../vision/fusedInference.js';
+import { ensureBackend } from '../engine/backend.js';
+import { capabilities } from '../engine/capabilities.js';
+import { LossLog } from './lossLog.js';
+import { useFastTraining } from '../engine/tfjs/fastTraining.js';
+import { FusedInference } from '../engine/tfjs/fusedInference.js';
 
 /** Options of {@link Learner}, with fastai's defaults. */
 export interface LearnerOptions {
@@ -169,7 +171,12 @@ export class Learner {
   pctTrain = 0;
   /** True during training batches, false during validation. */
   training = false;
-  /** The last training batch's loss. */
+  /**
+   * The last training batch's loss, as read back from the backend. On wasm and cpu it
+   * is read after every step; on device backends (tfjs-node, GPUs) once per epoch, or
+   * when a callback calls {@link Learner.readLosses} — reading every step would stall
+   * the device.
+   */
   loss = Number.NaN;
   /** The last validation: `[valid_loss, ...metrics]`, or undefined when skipped. */
   validResults: number[] | undefined;
@@ -183,6 +190,8 @@ export class Learner {
   private cached: HeadSplit | undefined;
   private readonly noticesShown = new Set<string>();
   private silenced = false;
+  private readonly lossLog = new LossLog();
+  private allowNonFinite = false;
 
   /**
    * @param dls - The data; `undefined` only for inference with `opts.inference` (as {@link loadLearner} does).
@@ -416,13 +425,14 @@ export class Learner {
     this.nEpoch = nEpoch;
     this.trainIter = 0;
     this.pctTrain = 0;
+    this.allowNonFinite = opts.allowNonFinite ?? false;
     try {
       this.cached = this.planCachedFeatures(cbs);
       await fire('beforeFit');
       for (this.epoch = 0; this.epoch < nEpoch; this.epoch++) {
         try {
           await fire('beforeEpoch');
-          await this.trainEpoch(fire, opts.allowNonFinite ?? false);
+          await this.trainEpoch(fire);
           this.validResults = cbs.some((cb) => cb.runValid === false) ? undefined : await this.validateEpoch(fire);
         } catch (err) {
           if (!(err instanceof CancelEpochException)) throw err;
@@ -433,6 +443,7 @@ export class Learner {
       if (!(err instanceof CancelFitException)) throw err;
     } finally {
       this.cached = undefined;
+      this.lossLog.clear();
     }
     await fire('afterFit');
   }
@@ -470,21 +481,20 @@ export class Learner {
     return this.cached?.head ?? this.model;
   }
 
-  private async trainEpoch(fire: (e: EventName) => Promise<void>, allowNonFinite: boolean): Promise<void> {
+  private async trainEpoch(fire: (e: EventName) => Promise<void>): Promise<void> {
     this.training = true;
     this.nIter = this.dls.train.length;
     const total = this.nEpoch * this.nIter;
+    const readEveryStep = capabilities().hostMemory;
     try {
       await fire('beforeTrain');
       this.iter = 0;
       for await (const batch of this.batches(this.dls.train)) {
         try {
           await fire('beforeBatch');
-          this.loss = this.step(batch);
-          if (!allowNonFinite && !Number.isFinite(this.loss)) {
-            const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
-            throw new Error(`fastvision: the training loss is ${this.loss} at epoch ${this.epoch}, iteration ${this.iter} (lr ${lrs}); training stopped`);
-          }
+          const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
+          this.lossLog.push(this.step(batch), { epoch: this.epoch, iter: this.iter, lrs });
+          if (readEveryStep) await this.readLosses();
           await fire('afterLoss');
           await fire('afterBackward');
           await fire('afterStep');
@@ -498,22 +508,43 @@ export class Learner {
         await fire('afterBatch');
         this.iter++;
       }
+      await this.readLosses();
     } catch (err) {
       if (!(err instanceof CancelTrainException)) throw err;
+      await this.readLosses();
     } finally {
       this.training = false;
     }
     await fire('afterTrain');
   }
 
-  /** One optimizer step; returns the batch's loss. */
-  private step({ x, y }: Batch): number {
+  /**
+   * Reads the training losses not read yet (one transfer from the backend), hands them
+   * to the recorder and sets {@link Learner.loss}. The loop calls it once per epoch on
+   * device backends and after every step on wasm and cpu; a callback that needs each
+   * step's loss on a GPU (as the LR finder does) calls it itself.
+   *
+   * @returns The losses read, in step order.
+   * @throws at a non-finite loss (outside `lrFind`), naming its epoch, iteration and lr.
+   */
+  async readLosses(): Promise<number[]> {
+    if (!this.lossLog.size) return [];
+    const values = await this.lossLog.read(this.allowNonFinite);
+    this.recorder.addLosses(values);
+    this.loss = values.at(-1)!;
+    return values;
+  }
+
+  /**
+   * One optimizer step; returns the batch's loss, unread. On wasm and cpu, where a read
+   * is free, a non-finite loss skips the update (and the fit then stops on it).
+   */
+  private step({ x, y }: Batch): tf.Scalar {
     return tf.tidy(() => {
       const net = this.net;
       const { value, grads } = tf.variableGrads(() => this.lossFunc(net.apply(x, { training: true }) as tf.Tensor, y) as tf.Scalar, this.trainableVariables());
-      const loss = value.dataSync()[0]!;
-      if (Number.isFinite(loss)) this.opt.step(grads);
-      return loss;
+      if (!capabilities().hostMemory || Number.isFinite(value.dataSync()[0]!)) this.opt.step(grads);
+      return value;
     });
   }
 
@@ -536,23 +567,28 @@ export class Learner {
 
   private async evaluateBatches(batches: AsyncIterable<Batch>, net: tf.LayersModel): Promise<number[]> {
     for (const m of this.metrics) m.reset();
-    let total = 0;
+    // Accumulated on the backend and read once at the end: no device sync per batch.
+    let total: tf.Scalar = tf.keep(tf.scalar(0));
     let n = 0;
     // Convolutions with BatchNorm folded in, for this pass's weights.
     const fused = new FusedInference(net);
     try {
       for await (const { x, y } of batches) {
         const pred = fused.predict(x);
-        const loss = tf.tidy(() => this.lossFunc(pred, y));
-        total += loss.dataSync()[0]! * y.shape[0]!;
+        const next = tf.tidy(() => tf.add(total, tf.mul(this.lossFunc(pred, y), y.shape[0]!)) as tf.Scalar);
+        total.dispose();
+        total = tf.keep(next);
         n += y.shape[0]!;
         for (const m of this.metrics) m.accumulate(pred, y);
-        tf.dispose([x, y, pred, loss]);
+        tf.dispose([x, y, pred]);
       }
+      const loss = (await total.data())[0]! / n;
+      return [loss, ...(await Promise.all(this.metrics.map((m) => m.value())))];
     } finally {
+      for (const m of this.metrics) m.reset(); // frees what they kept on the backend
+      total.dispose();
       fused.dispose();
     }
-    return [total / n, ...this.metrics.map((m) => m.value())];
   }
 }
 

@@ -182,8 +182,9 @@ export class LRFinder extends Callback {
     this.learn.opt.setHyper('lr', this.scheds.map((f) => f(this.learn.trainIter / this.numIt)));
   }
 
-  override afterBatch(): void {
+  override async afterBatch(): Promise<void> {
     if (!this.learn.training) return;
+    await this.learn.readLosses(); // the divergence check needs every step's loss, even on a GPU
     const smooth = this.learn.recorder.losses.at(-1)!;
     if (smooth < this.best) this.best = smooth;
     if (this.stopDiv && (smooth > 4 * this.best || !Number.isFinite(smooth))) throw new CancelFitException();

@@ -1,13 +1,37 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** A validation metric, accumulated batch by batch (fastai's `Metric`). */
+/**
+ * A validation metric, accumulated batch by batch (fastai's `Metric`). fastvision's
+ * metrics accumulate on the backend and read the result once, in `value()`: reading
+ * every batch would stall a GPU once per batch.
+ */
 export interface Metric {
   /** Column name in the epoch table. */
   readonly name: string;
   reset(): void;
   accumulate(pred: tf.Tensor, targ: tf.Tensor): void;
   /** The value over everything accumulated since `reset`. */
-  value(): number;
+  value(): number | Promise<number>;
+}
+
+/** A running sum kept on the backend: `add` allocates nothing that outlives it, `read` transfers once. */
+class DeviceSum {
+  private sum: tf.Tensor | undefined;
+
+  add(t: tf.Tensor): void {
+    const next = this.sum ? tf.tidy(() => tf.add(this.sum!, t)) : t.clone();
+    this.sum?.dispose();
+    this.sum = tf.keep(next);
+  }
+
+  async read(): Promise<Float32Array | undefined> {
+    return this.sum ? ((await this.sum.data()) as Float32Array) : undefined;
+  }
+
+  reset(): void {
+    this.sum?.dispose();
+    this.sum = undefined;
+  }
 }
 
 /** A function of one batch's outputs and targets that returns a scalar. */
@@ -26,22 +50,22 @@ export type MetricFn = (pred: tf.Tensor, targ: tf.Tensor) => tf.Scalar;
  * ```
  */
 export function avgMetric(fn: MetricFn, name: string): Metric {
-  let total = 0;
+  const total = new DeviceSum();
   let count = 0;
   return {
     name,
     reset() {
-      total = 0;
+      total.reset();
       count = 0;
     },
     accumulate(pred, targ) {
       const bs = targ.shape[0]!;
-      const v = tf.tidy(() => fn(pred, targ));
-      total += v.dataSync()[0]! * bs;
-      v.dispose();
+      const weighted = tf.tidy(() => tf.mul(fn(pred, targ), bs));
+      total.add(weighted);
+      weighted.dispose();
       count += bs;
     },
-    value: () => total / count,
+    value: async () => ((await total.read())?.[0] ?? Number.NaN) / count,
   };
 }
 
@@ -96,31 +120,30 @@ export interface AveragedMetricOptions {
 /** True positives, false positives and false negatives per class, from argmax predictions. */
 function confusionMetric(name: string, score: (tp: number, fp: number, fn: number) => number, opts: AveragedMetricOptions): Metric {
   const { average = 'binary', posLabel = 1 } = opts;
-  let counts: { tp: number[]; fp: number[]; fn: number[] } = { tp: [], fp: [], fn: [] };
+  // Per class: [true positives, predicted, actual], summed on the backend.
+  const counts = new DeviceSum();
   return {
     name,
     reset() {
-      counts = { tp: [], fp: [], fn: [] };
+      counts.reset();
     },
     accumulate(pred, targ) {
       const c = pred.shape[pred.shape.length - 1]!;
-      const p = tf.tidy(() => tf.argMax(pred, -1));
-      const predicted = p.dataSync();
-      p.dispose();
-      const actual = targ.dataSync();
-      for (const k of ['tp', 'fp', 'fn'] as const) while (counts[k].length < c) counts[k].push(0);
-      predicted.forEach((pi, i) => {
-        const ai = actual[i]!;
-        if (pi === ai) counts.tp[pi]!++;
-        else {
-          counts.fp[pi]!++;
-          counts.fn[ai]!++;
-        }
+      const batch = tf.tidy(() => {
+        const predicted = tf.oneHot(tf.argMax(pred, -1), c);
+        const actual = tf.oneHot(tf.cast(targ, 'int32'), c);
+        return tf.stack([tf.sum(tf.mul(predicted, actual), 0), tf.sum(predicted, 0), tf.sum(actual, 0)]);
       });
+      counts.add(batch);
+      batch.dispose();
     },
-    value() {
-      if (average === 'binary') return score(counts.tp[posLabel] ?? 0, counts.fp[posLabel] ?? 0, counts.fn[posLabel] ?? 0);
-      const scores = counts.tp.map((tp, k) => score(tp, counts.fp[k]!, counts.fn[k]!));
+    async value() {
+      const v = await counts.read();
+      if (!v) return Number.NaN;
+      const c = v.length / 3;
+      const of = (k: number) => [v[k]!, v[c + k]! - v[k]!, v[2 * c + k]! - v[k]!] as const; // tp, fp, fn
+      if (average === 'binary') return score(...of(posLabel));
+      const scores = Array.from({ length: c }, (_, k) => score(...of(k)));
       return scores.reduce((a, b) => a + b, 0) / scores.length;
     },
   };

@@ -79,7 +79,15 @@ export class Recorder extends Callback {
     const hypers = this.learn.opt.hypers.at(-1)!;
     this.lrs.push(hypers.lr);
     this.moms.push(hypers.mom);
-    this.losses.push(this.smooth.add(this.learn.loss));
+  }
+
+  /**
+   * Training losses as the Learner reads them back from the backend (after every step
+   * on wasm and cpu, once per epoch on device backends), smoothed into `losses`.
+   * @internal
+   */
+  addLosses(values: readonly number[]): void {
+    for (const v of values) this.losses.push(this.smooth.add(v));
   }
 
   override afterEpoch(): void {

@@ -3,7 +3,7 @@ import type { VisionBody } from '../vision/body.js';
 import type { ArchName } from '../vision/pretrained.js';
 import { createVisionModel, type VisionModelOptions } from '../vision/visionModel.js';
 import { Learner, type LearnerOptions } from './learner.js';
-import { ensureBackend } from '../core/backend.js';
+import { ensureBackend } from '../engine/backend.js';
 
 /** Options of {@link visionLearner}: the learner's, the model's, and fastai's `normalize`. */
 export interface VisionLearnerOptions extends Omit<LearnerOptions, 'layerGroups'>, VisionModelOptions {

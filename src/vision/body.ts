@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FetchOptions } from '../core/download.js';
 import type { NormStats } from '../data/normalize.js';
 import { pretrainedConfigs, type ArchName } from './pretrained.js';
+import { layerNodes } from '../engine/tfjs/privateFields.js';
 import { loadStateDict } from './torchWeights.js';
 import { pretrainedWeights, weightsLocation } from './weights.js';
 
@@ -99,7 +100,7 @@ export function fromLayersModel(source: tf.LayersModel, opts: LayersModelBodyOpt
   let last: tf.SymbolicTensor = input;
   for (const layer of layers.slice(0, cutIndex + 1)) {
     if (layer.getClassName() === 'InputLayer') continue;
-    const node = layer.inboundNodes[0]!;
+    const node = layerNodes(layer)[0]!;
     const inputs = node.inputTensors.map((t) => {
       const m = mapped.get(t.id);
       if (!m) throw new Error(`fastvision: layer '${layer.name}' reads a tensor from outside the body (cut at '${layers[cutIndex]!.name}')`);

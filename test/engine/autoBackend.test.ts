@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { DataLoaders, backendInfo } from '../src/index.js';
-import { tempDir, writeImages } from './helpers/images.js';
+import { DataLoaders, backendInfo } from '../../src/index.js';
+import { tempDir, writeImages } from '../helpers/images.js';
 
 // This file never calls initBackend: each test file runs in a process of its own.
 describe('a program that never calls initBackend', () => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backendInfo, initBackend } from '../src/index.js';
-import { cpuBackendWarning } from '../src/core/backend.js';
-import { registerWasmKernels, wasmKernelsRegistered } from '../src/core/wasm-kernels/index.js';
+import { backendInfo, initBackend } from '../../src/index.js';
+import { cpuBackendWarning } from '../../src/engine/backend.js';
+import { registerWasmKernels, wasmKernelsRegistered } from '../../src/engine/tfjs/wasm-kernels/index.js';
 
 afterEach(() => {
   vi.unstubAllEnvs();

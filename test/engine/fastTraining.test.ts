@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/index.js';
-import { useFastTraining } from '../../src/vision/fastTraining.js';
-import { reluFromOutput } from '../../src/vision/reluTraining.js';
+import { useFastTraining } from '../../src/engine/tfjs/fastTraining.js';
+import { reluFromOutput } from '../../src/engine/tfjs/reluTraining.js';
 import { randomArray, relativeError } from '../helpers/random.js';
 
 beforeAll(async () => {

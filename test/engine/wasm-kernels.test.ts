@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../src/index.js';
-import { wasmKernelConfigs, wasmKernelsRegistered } from '../src/core/wasm-kernels/index.js';
-import { randomArray, relativeError } from './helpers/random.js';
+import { initBackend } from '../../src/index.js';
+import { wasmKernelConfigs, wasmKernelsRegistered } from '../../src/engine/tfjs/wasm-kernels/index.js';
+import { randomArray, relativeError } from '../helpers/random.js';
 
 type Padding = 'same' | 'valid';
 interface Case {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, expect, it } from 'vitest';
-import { initBackend } from '../src/index.js';
-import { randomArray, relativeError } from './helpers/random.js';
+import { initBackend } from '../../src/index.js';
+import { randomArray, relativeError } from '../helpers/random.js';
 
 /** conv-BN-ReLU, a residual block, a stride-2 downsample with a 1×1 shortcut, a depthwise conv, pool, dense. */
 function tinyResNet(classes: number): tf.LayersModel {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/index.js';
-import { batchNormTraining, useFastBatchNorm } from '../../src/vision/batchNormTraining.js';
+import { batchNormTraining, useFastBatchNorm } from '../../src/engine/tfjs/batchNormTraining.js';
 import { randomArray, relativeError } from '../helpers/random.js';
 
 interface Case {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { hostBackend, hostCompute } from '../core/hostCompute.js';
-import { patchTraining } from './trainingPatch.js';
+import { capabilities } from '../capabilities.js';
+import { hostCompute } from './hostCompute.js';
+import { overrideTraining } from './layerOverrides.js';
+import { type ReluFields } from './privateFields.js';
 
 /**
  * Training-mode ReLU and capped ReLU (ReLU6) as one op each, on the wasm and cpu
@@ -40,11 +42,11 @@ export function reluFromOutput(x: tf.Tensor, max = Infinity): tf.Tensor {
 
 /** Makes the model's ReLU layers (plain or capped) train through {@link reluFromOutput} (on wasm and cpu). Idempotent; returns how many it switched. */
 export function useReluFromOutput(model: tf.LayersModel): number {
-  type Relu = tf.layers.Layer & { maxValue: number | null };
-  return patchTraining<Relu>(
+  type Relu = tf.layers.Layer & ReluFields;
+  return overrideTraining<Relu>(
     model,
     'ReLU',
     () => true,
-    (relu, x) => (hostBackend() ? reluFromOutput(x, relu.maxValue ?? Infinity) : undefined),
+    (relu, x) => (capabilities().hostMemory ? reluFromOutput(x, relu.maxValue ?? Infinity) : undefined),
   );
 }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { capabilities, type EngineCapabilities } from '../capabilities.js';
 import { nodeIn, soleReader, type GraphNode } from './graph.js';
+import { batchNormFields, convFields, reluFields, zeroPaddingFields, type BatchNormFields, type ConvFields } from './privateFields.js';
 
 /**
  * Inference with every `[ZeroPadding2D →] Conv2D | DepthwiseConv2D [→ BatchNorm] [→ ReLU | ReLU6]`
@@ -7,30 +9,10 @@ import { nodeIn, soleReader, type GraphNode } from './graph.js';
  * the padding into the convolution's, the activation into its epilogue. tfjs-layers
  * runs each as its own kernel, and on wasm a BatchNorm or a clip costs as much as a
  * depthwise convolution (half a MobileNetV2 forward pass). Weights are folded again
- * only when a variable has changed since the last call.
+ * only when a variable has changed since the last call. Padding is folded only in a
+ * form the backend's kernels accept (a number on wasm and cpu, explicit on tfjs-node,
+ * whose kernels refuse a number); elsewhere the ZeroPadding2D layer runs as it is.
  */
-
-interface ConvFields {
-  getClassName(): string;
-  strides: number[];
-  padding: 'valid' | 'same';
-  dilationRate: number[];
-  dataFormat: string;
-  kernel?: tf.LayerVariable;
-  depthwiseKernel?: tf.LayerVariable;
-  bias: tf.LayerVariable | null;
-  useBias: boolean;
-  activation: { getClassName(): string };
-}
-
-interface BnFields {
-  axis: number;
-  epsilon: number;
-  gamma?: tf.LayerVariable;
-  beta?: tf.LayerVariable;
-  movingMean: tf.LayerVariable;
-  movingVariance: tf.LayerVariable;
-}
 
 /** One fused convolution: where it reads and writes, and what it absorbed. */
 interface ConvStep {
@@ -40,7 +22,7 @@ interface ConvStep {
   conv: tf.layers.Layer & ConvFields;
   depthwise: boolean;
   pad: 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
-  bn: (tf.layers.Layer & BnFields) | undefined;
+  bn: (tf.layers.Layer & BatchNormFields) | undefined;
   activation: 'linear' | 'relu' | 'relu6';
 }
 
@@ -57,7 +39,7 @@ type Step = ConvStep | LayerStep;
 const className = (l: tf.layers.Layer) => l.getClassName();
 
 /** The model's layers as steps, with fusable chains merged. */
-function plan(model: tf.LayersModel): Step[] {
+function plan(model: tf.LayersModel, caps: EngineCapabilities): Step[] {
   const nodeOf = (l: tf.layers.Layer) => nodeIn(model, l);
   const soleConsumer = soleReader(model);
   const absorbed = new Set<tf.layers.Layer>();
@@ -72,7 +54,7 @@ function plan(model: tf.LayersModel): Step[] {
     }
     const padded = className(layer) === 'ZeroPadding2D' ? soleConsumer(node.outputTensors[0]!) : undefined;
     const next = padded && fusableConv(padded, nodeOf(padded));
-    const pad = next && foldablePadding(layer, next);
+    const pad = next && foldablePadding(layer, next, caps);
     if (next && pad !== undefined) {
       absorbed.add(next);
       const step = chain(next, nodeOf(next), nodeOf, soleConsumer, absorbed);
@@ -87,18 +69,19 @@ function plan(model: tf.LayersModel): Step[] {
 function fusableConv(layer: tf.layers.Layer, node: GraphNode): (tf.layers.Layer & ConvFields) | undefined {
   const name = className(layer);
   if (name !== 'Conv2D' && name !== 'DepthwiseConv2D') return undefined;
-  const conv = layer as tf.layers.Layer & ConvFields;
+  const conv = convFields(layer);
   const linear = conv.activation.getClassName().toLowerCase() === 'linear';
-  const plain = conv.dataFormat === 'channelsLast' && conv.dilationRate.every((d) => d === 1) && node.inputTensors.length === 1;
+  const dilations = Array.isArray(conv.dilationRate) ? conv.dilationRate : [conv.dilationRate];
+  const plain = conv.dataFormat === 'channelsLast' && dilations.every((d) => d === 1) && node.inputTensors.length === 1;
   return linear && plain ? conv : undefined;
 }
 
-/** A ZeroPadding2D's padding as the convolution's: a number when symmetric, explicit for Conv2D otherwise. */
-function foldablePadding(pad: tf.layers.Layer, conv: tf.layers.Layer & ConvFields): ConvStep['pad'] | undefined {
+/** A ZeroPadding2D's padding as the convolution's: a number when symmetric and the backend takes one, else explicit where it takes that. */
+function foldablePadding(pad: tf.layers.Layer, conv: tf.layers.Layer & ConvFields, caps: EngineCapabilities): ConvStep['pad'] | undefined {
   if (conv.padding !== 'valid') return undefined;
-  const [[t, b], [l, r]] = (pad as unknown as { padding: [[number, number], [number, number]] }).padding;
-  if (t === b && b === l && l === r) return t;
-  return className(conv) === 'Conv2D' ? [[0, 0], [t, b], [l, r], [0, 0]] : undefined;
+  const [[t, b], [l, r]] = zeroPaddingFields(pad).padding;
+  if (t === b && b === l && l === r && caps.forwardPadding.includes('number')) return t;
+  return caps.forwardPadding.includes('explicit') ? [[0, 0], [t, b], [l, r], [0, 0]] : undefined;
 }
 
 function chain(
@@ -109,16 +92,16 @@ function chain(
   absorbed: Set<tf.layers.Layer>,
 ): ConvStep {
   let out = node.outputTensors[0]!;
-  let bn: (tf.layers.Layer & BnFields) | undefined;
+  let bn: (tf.layers.Layer & BatchNormFields) | undefined;
   let activation: ConvStep['activation'] = 'linear';
   const afterConv = soleConsumer(out);
-  if (afterConv && className(afterConv) === 'BatchNormalization' && [-1, 3].includes((afterConv as unknown as BnFields).axis)) {
-    bn = afterConv as tf.layers.Layer & BnFields;
+  if (afterConv && className(afterConv) === 'BatchNormalization' && [-1, 3].includes(batchNormFields(afterConv).axis)) {
+    bn = batchNormFields(afterConv);
     absorbed.add(bn);
     out = nodeOf(bn).outputTensors[0]!;
   }
   const act = soleConsumer(out);
-  const maxValue = act && className(act) === 'ReLU' ? (act as unknown as { maxValue: number | null }).maxValue : undefined;
+  const maxValue = act && className(act) === 'ReLU' ? reluFields(act).maxValue : undefined;
   if (act && (maxValue === null || maxValue === 6)) {
     activation = maxValue === 6 ? 'relu6' : 'relu';
     absorbed.add(act);
@@ -158,9 +141,13 @@ export class FusedInference {
   private readonly steps: Step[];
   private readonly folded = new Map<ConvStep, { filter: tf.Tensor4D; bias: tf.Tensor1D | undefined; from: object[] }>();
 
-  constructor(readonly model: tf.LayersModel) {
+  /** @param caps - What the backend accepts; default the active backend's row. */
+  constructor(
+    readonly model: tf.LayersModel,
+    caps: EngineCapabilities = capabilities(),
+  ) {
     if (model.inputs.length !== 1) throw new Error('fastvision: fused inference takes models with one input');
-    this.steps = plan(model);
+    this.steps = plan(model, caps);
   }
 
   /** How many convolutions absorbed a BatchNorm, an activation or a padding layer. */
@@ -184,7 +171,8 @@ export class FusedInference {
         const input = values.get(step.input)! as tf.Tensor4D;
         const [sh, sw] = step.conv.strides as [number, number];
         const y = step.depthwise
-          ? tf.fused.depthwiseConv2d({ x: input, filter, strides: [sh, sw], pad: step.pad as 'valid', bias, activation: step.activation })
+          ? // tfjs types the fused depthwise op's pad without the explicit form its kernels take (checked on wasm, cpu and tfjs-node).
+            tf.fused.depthwiseConv2d({ x: input, filter, strides: [sh, sw], pad: step.pad as 'valid', bias, activation: step.activation })
           : tf.fused.conv2d({ x: input, filter, strides: [sh, sw], pad: step.pad, bias, activation: step.activation });
         values.set(step.output, y);
       }

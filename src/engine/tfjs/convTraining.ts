@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import { foldsPaddingInTraining } from '../capabilities.js';
 import { nodeIn, soleReader } from './graph.js';
-import { patchTraining } from './trainingPatch.js';
+import { overrideTraining } from './layerOverrides.js';
+import { zeroPaddingFields, type ConvFields } from './privateFields.js';
 
 /**
  * Training-mode convolutions through `tf.conv2d` / `tf.depthwiseConv2d`, with a
@@ -16,20 +18,10 @@ import { patchTraining } from './trainingPatch.js';
  *   convolution). In training the padded copy is what the convolution keeps for its
  *   gradient, next to the unpadded tensor the layer before keeps: one extra
  *   activation per convolution, plus a copy forward and a slice backward. Padding in
- *   the convolution itself keeps one.
+ *   the convolution itself keeps one — on backends whose gradient kernels accept
+ *   explicit padding (wasm, cpu). tfjs-node's refuse it, so there the ZeroPadding2D
+ *   layer stays.
  */
-
-interface ConvFields {
-  rank?: number;
-  dataFormat: string;
-  strides: number[];
-  padding: 'valid' | 'same';
-  dilationRate: number[] | number;
-  kernel?: tf.LayerVariable;
-  depthwiseKernel?: tf.LayerVariable;
-  bias: tf.LayerVariable | null;
-  activation: { apply(x: tf.Tensor): tf.Tensor };
-}
 
 type Explicit = [[number, number], [number, number], [number, number], [number, number]];
 const foldedPad = Symbol('fastvision.foldedPad');
@@ -42,8 +34,8 @@ const dilations = (c: ConvFields): [number, number] => {
 
 /**
  * ZeroPadding2D layers whose only reader in `model` is a 'valid', undilated,
- * channels-last convolution: the convolution takes over the padding in training,
- * the padding layer passes its input through.
+ * channels-last convolution: where the backend allows it, the convolution takes over
+ * the padding in training and the padding layer passes its input through.
  */
 function foldPadding(model: tf.LayersModel): void {
   const readerOf = soleReader(model);
@@ -54,27 +46,32 @@ function foldPadding(model: tf.LayersModel): void {
     const kind = conv.getClassName();
     const plain = conv.padding === 'valid' && conv.dataFormat === 'channelsLast' && dilations(conv).every((d) => d === 1);
     if ((kind !== 'Conv2D' && kind !== 'DepthwiseConv2D') || !plain) continue;
-    const [[t, b], [l, r]] = (pad as unknown as { padding: [[number, number], [number, number]] }).padding;
+    const [[t, b], [l, r]] = zeroPaddingFields(pad).padding;
     conv[foldedPad] = [[0, 0], [t, b], [l, r], [0, 0]];
-    patchTraining(model, 'ZeroPadding2D', (p) => p === pad, (_, x) => x.clone());
+    overrideTraining(model, 'ZeroPadding2D', (p) => p === pad, (_, x) => (foldsPaddingInTraining() ? x.clone() : undefined));
   }
 }
 
-/** Conv2D and DepthwiseConv2D train through `tf.conv2d` / `tf.depthwiseConv2d`, with folded padding. Idempotent; returns how many layers it switched. */
+/**
+ * Conv2D and DepthwiseConv2D train through `tf.conv2d` / `tf.depthwiseConv2d`, with
+ * padding folded in where the active backend's gradient kernels take explicit
+ * padding (decided at every call). Idempotent; returns how many layers it switched.
+ */
 export function useLeanConvGradients(model: tf.LayersModel): number {
   foldPadding(model);
+  const padOf = (c: Conv) => (c[foldedPad] && foldsPaddingInTraining() ? c[foldedPad] : c.padding);
   const applies = (c: Conv) => (c.rank ?? 2) === 2 && c.dataFormat === 'channelsLast';
   const finish = (c: Conv, y: tf.Tensor) => c.activation.apply(c.bias ? tf.add(y, c.bias.read()) : y);
-  const conv2d = patchTraining<Conv>(model, 'Conv2D', applies, (c, x) =>
+  const conv2d = overrideTraining<Conv>(model, 'Conv2D', applies, (c, x) =>
     tf.tidy(() => {
       const [sh, sw] = c.strides as [number, number];
-      return finish(c, tf.conv2d(x as tf.Tensor4D, c.kernel!.read() as tf.Tensor4D, [sh, sw], c[foldedPad] ?? c.padding, 'NHWC', dilations(c)));
+      return finish(c, tf.conv2d(x as tf.Tensor4D, c.kernel!.read() as tf.Tensor4D, [sh, sw], padOf(c), 'NHWC', dilations(c)));
     }),
   );
-  const depthwise = patchTraining<Conv>(model, 'DepthwiseConv2D', applies, (c, x) =>
+  const depthwise = overrideTraining<Conv>(model, 'DepthwiseConv2D', applies, (c, x) =>
     tf.tidy(() => {
       const [sh, sw] = c.strides as [number, number];
-      return finish(c, tf.depthwiseConv2d(x as tf.Tensor4D, c.depthwiseKernel!.read() as tf.Tensor4D, [sh, sw], c[foldedPad] ?? c.padding, 'NHWC', dilations(c)));
+      return finish(c, tf.depthwiseConv2d(x as tf.Tensor4D, c.depthwiseKernel!.read() as tf.Tensor4D, [sh, sw], padOf(c), 'NHWC', dilations(c)));
     }),
   );
   return conv2d + depthwise;

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/index.js';
 import { fromLayersModel } from '../../src/vision/body.js';
-import { FusedInference } from '../../src/vision/fusedInference.js';
+import { FusedInference } from '../../src/engine/tfjs/fusedInference.js';
 import { createVisionModel } from '../../src/vision/visionModel.js';
 import { randomArray, relativeError } from '../helpers/random.js';
 

@@ -1,7 +1,12 @@
+import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { dirname } from 'node:path';
+import util from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmKernels } from './wasm-kernels/index.js';
+import { selfCheck } from './selfCheck.js';
+import { checkPrivateFields, nativeUsesGpu, silenceCpuBanner } from './tfjs/privateFields.js';
+import { registerWasmKernels } from './tfjs/wasm-kernels/index.js';
 
 /** The backends fastvision can train on, best first. */
 export type BackendName = 'gpu' | 'node' | 'wasm' | 'cpu';
@@ -18,8 +23,10 @@ export interface BackendInfo {
   simd: boolean | null;
   /** Threads the backend computes with. */
   threads: number;
-  /** True for the CUDA build of TensorFlow (`@tensorflow/tfjs-node-gpu`). */
+  /** True when the backend computes on a GPU, as the backend itself reports it (tfjs-node-gpu without cuDNN runs on the CPU). */
   gpu: boolean;
+  /** What the self-check (a tiny convolution forward and backward, read back) found: `'passed'`. */
+  selfCheck: string;
   /** Why this backend was chosen, in a sentence (forced by option or environment, or the best that works). */
   reason: string;
 }
@@ -177,7 +184,8 @@ async function startBest(): Promise<BackendInfo> {
       const why = skipped.length ? `best that works (${skipped.join('; ')})` : 'best that works';
       return await start(name, why);
     } catch (err) {
-      console.warn(`fastvision: ${spec.package} is installed but failed to start (${message(err)}); trying the next backend`);
+      const next = backendOrder.slice(backendOrder.indexOf(name) + 1).find((n) => isInstalled(backendSpecs[n].package));
+      console.warn(`fastvision: ${spec.package} is installed but does not work here (${message(err)}); using ${next ? backendSpecs[next].package : 'nothing'} instead`);
       skipped.push(`${spec.package} failed: ${message(err)}`);
     }
   }
@@ -187,29 +195,32 @@ async function startBest(): Promise<BackendInfo> {
 async function start(name: BackendName, reason: string): Promise<BackendInfo> {
   const spec = backendSpecs[name];
   const before = processEvents.map((e) => process.listeners(e as 'exit'));
-  await import(spec.package);
-  if (tf.findBackendFactory(spec.tfjsName) == null) {
-    throw new Error(
-      `${spec.package} registered its backend with another copy of @tensorflow/tfjs-core than fastvision's ` +
-        `(${tf.version.tfjs}); install versions that share one copy (\`npm ls @tensorflow/tfjs-core\` must show one version)`,
-    );
+  if (spec.tfjsName === 'tensorflow') {
+    checkOneTfjsCore(spec.package);
+    shimNodeUtil();
   }
-  if (!(await tf.setBackend(spec.tfjsName))) {
-    throw new Error(`tf.setBackend('${spec.tfjsName}') failed`);
+  try {
+    await loadPackage(spec);
+    if (!(await tf.setBackend(spec.tfjsName))) throw new Error(`tf.setBackend('${spec.tfjsName}') failed: ${factoryError(spec.tfjsName)}`);
+    await tf.ready();
+  } finally {
+    // Emscripten's Node glue (wasm) adds process handlers that rethrow every later
+    // uncaught error with its whole 30 kB minified source line; Node's default is better.
+    processEvents.forEach((e, i) => {
+      for (const l of process.listeners(e as 'exit')) if (!before[i]!.includes(l)) process.removeListener(e, l);
+    });
   }
-  await tf.ready();
-  // Emscripten's Node glue (wasm) adds process handlers that rethrow every later
-  // uncaught error with its whole 30 kB minified source line; Node's default is better.
-  processEvents.forEach((e, i) => {
-    for (const l of process.listeners(e as 'exit')) if (!before[i]!.includes(l)) process.removeListener(e, l);
-  });
+  if (name === 'cpu') silenceCpuBanner(tf.backend());
+  checkPrivateFields(spec.tfjsName);
   if (name === 'wasm') registerWasmKernels();
-  if (name === 'cpu') {
-    // Our warning replaces the cpu backend's own first-use banner, which says less.
-    const cpu = tf.backend() as { firstUse?: boolean };
-    if (cpu.firstUse) cpu.firstUse = false;
-    if (!warnedCpu) console.warn(cpuBackendWarning);
+  await selfCheck();
+  if (name === 'cpu' && !warnedCpu) {
+    console.warn(cpuBackendWarning);
     warnedCpu = true;
+  }
+  const gpu = usingGpu(name);
+  if (name === 'gpu' && !gpu) {
+    console.warn('fastvision: @tensorflow/tfjs-node-gpu is computing on the CPU: TensorFlow found no usable GPU (it needs CUDA 11.2 and cuDNN 8.1: is libcudnn.so.8 on the library path?)');
   }
   current = {
     name,
@@ -217,10 +228,84 @@ async function start(name: BackendName, reason: string): Promise<BackendInfo> {
     version: packageVersion(spec.package),
     simd: name === 'wasm' ? Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) : null,
     threads: await threadCount(name),
-    gpu: name === 'gpu',
+    gpu,
+    selfCheck: 'passed',
     reason,
   };
   return current;
+}
+
+/**
+ * Loads a backend's package, which registers its backend with tfjs. tfjs-node also
+ * starts its backend while loading and, when that fails, throws a generic "Could not
+ * initialize TensorFlow backend": the backend factory's own error is the useful one.
+ */
+async function loadPackage(spec: BackendSpec): Promise<void> {
+  try {
+    // tfjs-node is CommonJS; loading it through require keeps one resolution path for every package.
+    requireHere(spec.package);
+  } catch (err) {
+    const why = tf.findBackendFactory(spec.tfjsName) ? factoryError(spec.tfjsName) : undefined;
+    throw new Error(why ? `its backend does not start: ${why}` : `loading it failed: ${message(err)}`, { cause: err });
+  }
+  if (tf.findBackendFactory(spec.tfjsName) == null) throw new Error(`it did not register a '${spec.tfjsName}' backend with tfjs`);
+}
+
+/** The error a backend factory throws (tfjs only logs it and reports `false`). */
+function factoryError(tfjsName: string): string {
+  try {
+    const backend = tf.findBackendFactory(tfjsName)?.();
+    if (backend instanceof Promise) return 'its factory is asynchronous and did not settle';
+    (backend as tf.KernelBackend | undefined)?.dispose?.();
+    return 'its factory returned a backend, but tfjs could not make it current';
+  } catch (err) {
+    return message(err);
+  }
+}
+
+/**
+ * tfjs keeps its engine and kernel registry on `globalThis`, so a native package that
+ * brings its own copy of @tensorflow/tfjs-core still registers, and then half-works:
+ * tensors of one copy fail the other's checks. Compare the copy the native package
+ * resolves from its own folder (through its `@tensorflow/tfjs`) with fastvision's.
+ */
+function checkOneTfjsCore(pkg: string): void {
+  const ours = corePackage(requireHere);
+  let theirs: { dir: string; version: string } | undefined;
+  try {
+    const fromNative = createRequire(requireHere.resolve(`${pkg}/package.json`));
+    theirs = corePackage(createRequire(fromNative.resolve('@tensorflow/tfjs/package.json')));
+  } catch {
+    return; // the package is broken in another way; loading it will say how
+  }
+  if (theirs.dir !== ours.dir) {
+    throw new Error(
+      `${pkg} uses its own @tensorflow/tfjs-core ${theirs.version} (${theirs.dir}) beside fastvision's ${ours.version} (${ours.dir}); ` +
+        `two copies do not work together. Install a ${pkg} whose @tensorflow/tfjs matches fastvision's ${ours.version} (e.g. \`npm install ${pkg}@${ours.version}\`), ` +
+        'then `npm dedupe`: `npm ls @tensorflow/tfjs-core` must show one version',
+    );
+  }
+}
+
+function corePackage(req: NodeJS.Require): { dir: string; version: string } {
+  const file = req.resolve('@tensorflow/tfjs-core/package.json');
+  return { dir: realpathSync(dirname(file)), version: (req(file) as { version: string }).version };
+}
+
+/**
+ * tfjs-node 4.22 (the last release) calls `util.isNullOrUndefined`, which Node 23
+ * removed (tfjs issue 8609; fixed upstream, not released): every convolution would
+ * throw. fastvision puts the function back, exactly as Node defined it, before
+ * loading the package.
+ */
+export function shimNodeUtil(): void {
+  const u = util as { isNullOrUndefined?: (v: unknown) => boolean };
+  if (typeof u.isNullOrUndefined !== 'function') u.isNullOrUndefined = (v) => v === null || v === undefined;
+}
+
+/** Whether the backend computes on a GPU, as it says itself. */
+function usingGpu(name: BackendName): boolean {
+  return backendSpecs[name].tfjsName === 'tensorflow' && nativeUsesGpu(tf.backend());
 }
 
 async function threadCount(name: BackendName): Promise<number> {

@@ -1,19 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import { hostBackend, hostCompute } from '../core/hostCompute.js';
+import { capabilities } from '../capabilities.js';
 import { channelMoments, normalize, normalizeBackward } from './batchNormKernels.js';
-import { patchTraining } from './trainingPatch.js';
+import { hostCompute } from './hostCompute.js';
+import { overrideTraining } from './layerOverrides.js';
+import { type BatchNormFields } from './privateFields.js';
 
 /**
  * Training-mode BatchNorm as one differentiable op with a hand-written gradient.
  *
  * tfjs-layers builds it from `moments` + `batchNorm`, whose gradients take ~15
- * full-size ops (one a `Tile` of the whole activation) and reductions that the wasm
- * backend runs by transposing the activation first. Here every per-channel sum is a
- * `[1, M] × [M, C]` matmul with a row of ones (XNNPACK's fast path), every
- * per-channel affine map is one `FusedBatchNorm` kernel, and the backward pass is
- * the textbook formula: 4 full-size ops and 2 sums. On wasm and cpu, where the
- * data is in this process, the same formulas run as fused loops
- * (`batchNormKernels.ts`): two passes forward, two backward.
+ * full-size ops (one a `Tile` of the whole activation). Here the backward pass is the
+ * textbook formula. On wasm and cpu, where the data is in this process, it runs as
+ * fused loops (`batchNormKernels.ts`): two passes forward, two backward. On device
+ * backends (tfjs-node, GPUs) it is 4 full-size ops and 2 of the backend's own
+ * reductions per pass, with every per-channel affine map one `FusedBatchNorm` kernel
+ * and nothing allocated beyond the results.
  */
 
 interface Moments {
@@ -23,11 +24,8 @@ interface Moments {
   variance: tf.Tensor1D;
 }
 
-/** Σ over every axis but the last: `[…, C]` → `[C]`. */
-function channelSum(x: tf.Tensor, ones: tf.Tensor2D): tf.Tensor1D {
-  const c = x.shape[x.rank - 1]!;
-  return tf.reshape(tf.matMul(ones, tf.reshape(x, [-1, c])), [c]);
-}
+/** Every axis but the last: the axes a channels-last BatchNorm reduces over. */
+const batchAxes = (x: tf.Tensor) => Array.from({ length: x.rank - 1 }, (_, i) => i);
 
 /** `x · scale + offset` per channel, in one kernel (variance 0 with epsilon 1 makes the rsqrt exactly 1). */
 function affine(x: tf.Tensor, scale: tf.Tensor1D, offset?: tf.Tensor1D): tf.Tensor {
@@ -61,20 +59,18 @@ const hostPasses: Passes = {
   },
 };
 
-/** tfjs ops, for backends whose data lives on a device (tfjs-node, GPU). */
+/** tfjs ops, for backends whose data lives on a device (tfjs-node, GPUs). */
 const opPasses: Passes = {
   moments: (x) => {
-    const ones = tf.fill([1, x.size / channels(x)], 1 / (x.size / channels(x))) as tf.Tensor2D;
-    const mean = channelSum(x, ones);
-    return [mean, channelSum(tf.square(affine(x, tf.onesLike(mean), tf.neg(mean))), ones)];
+    const mean = tf.mean(x, batchAxes(x)) as tf.Tensor1D;
+    return [mean, tf.mean(tf.square(tf.sub(x, mean)), batchAxes(x)) as tf.Tensor1D];
   },
   normalize: (x, mean, variance, gamma, beta, eps) => tf.batchNorm(x, mean, variance, beta, gamma, eps),
   backward: (dy, x, mean, variance, gamma, eps) => {
     const m = x.size / channels(x);
-    const sums = tf.fill([1, m], 1) as tf.Tensor2D;
     const xhat = tf.batchNorm(x, mean, variance, undefined, undefined, eps);
-    const dBeta = channelSum(dy, sums);
-    const dGamma = channelSum(tf.mul(dy, xhat), sums);
+    const dBeta = tf.sum(dy, batchAxes(dy)) as tf.Tensor1D;
+    const dGamma = tf.sum(tf.mul(dy, xhat), batchAxes(dy)) as tf.Tensor1D;
     const a = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps))) as tf.Tensor1D;
     const aOverM = tf.div(a, -m);
     const dx = tf.add(affine(dy, a), affine(xhat, tf.mul(aOverM, dGamma) as tf.Tensor1D, tf.mul(aOverM, dBeta) as tf.Tensor1D));
@@ -88,7 +84,7 @@ const opPasses: Passes = {
  * dβ = Σdy, dγ = Σdy·x̂, dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M).
  * `host` picks the fused loops (default: on wasm and cpu) or tfjs ops.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, host = hostBackend()): Moments {
+export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, host = capabilities().hostMemory): Moments {
   const passes = host ? hostPasses : opPasses;
   let mean!: tf.Tensor1D;
   let variance!: tf.Tensor1D;
@@ -111,19 +107,6 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
   return { y, mean, variance };
 }
 
-/** What this module reads of a tfjs-layers BatchNormalization layer. */
-interface BatchNormFields {
-  axis: number;
-  epsilon: number;
-  momentum: number;
-  center: boolean;
-  scale: boolean;
-  gamma: tf.LayerVariable;
-  beta: tf.LayerVariable;
-  movingMean: tf.LayerVariable;
-  movingVariance: tf.LayerVariable;
-}
-
 /**
  * Makes the model's BatchNorm layers (channels-last, with γ and β, as in every
  * fastvision architecture and Keras application) train through
@@ -132,14 +115,14 @@ interface BatchNormFields {
  */
 export function useFastBatchNorm(model: tf.LayersModel): number {
   type Bn = tf.layers.Layer & BatchNormFields;
-  return patchTraining<Bn>(
+  return overrideTraining<Bn>(
     model,
     'BatchNormalization',
     (bn) => bn.center && bn.scale,
     (bn, x) => {
       if (bn.axis !== -1 && bn.axis !== x.rank - 1) return undefined;
       return tf.tidy(() => {
-        const { y, mean, variance } = batchNormTraining(x, bn.gamma.read() as tf.Tensor1D, bn.beta.read() as tf.Tensor1D, bn.epsilon);
+        const { y, mean, variance } = batchNormTraining(x, bn.gamma!.read() as tf.Tensor1D, bn.beta!.read() as tf.Tensor1D, bn.epsilon);
         // Keras's running averages: v ← v − (v − batch)·(1 − momentum).
         for (const [variable, value] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
           const old = variable.read();

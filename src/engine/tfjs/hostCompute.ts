@@ -1,17 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-
-/** What this module uses of tfjs-backend-wasm's backend object. */
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPU8: Uint8Array };
-}
-
-/** Backends whose tensors live in this process's memory, where a loop in JS can read them without a device sync. */
-export function hostBackend(): boolean {
-  const name = tf.getBackend();
-  return name === 'wasm' || name === 'cpu';
-}
+import { wasmBackendFields } from './privateFields.js';
 
 /**
  * Runs `body` over the float32 values of `inputs`, filling new tensors of `outShapes`.
@@ -46,7 +34,7 @@ export function hostCompute(
 
 /** A float32 view of a wasm-backend tensor's memory, for kernels that loop in JS. Take it after every allocation. */
 export function wasmHeapF32(backend: object, info: tf.TensorInfo): Float32Array {
-  const b = backend as WasmBackend;
+  const b = wasmBackendFields(backend);
   const size = info.shape.reduce((a, d) => a * d, 1);
   if (size === 0) return new Float32Array(0);
   return new Float32Array(b.wasm.HEAPU8.buffer, b.dataIdMap.get(info.dataId)!.memoryOffset, size);
@@ -54,5 +42,5 @@ export function wasmHeapF32(backend: object, info: tf.TensorInfo): Float32Array 
 
 /** A new float32 tensor of the wasm backend, for a kernel's output. */
 export function wasmOutput(backend: object, shape: number[]): tf.TensorInfo {
-  return (backend as WasmBackend).makeOutput(shape, 'float32');
+  return wasmBackendFields(backend).makeOutput(shape, 'float32');
 }
