@@ -5,8 +5,9 @@ import { choice, parse } from './args.js';
 export const infoUsage = `Usage: fastvision info [--backend gpu|node|wasm|cpu] [--json]
 
 Starts the best tfjs backend that is installed and works (or the one forced by
---backend or FASTVISION_BACKEND) and prints what it is, where pretrained weights
-are cached (FASTVISION_CACHE) and which architectures' weights are already there.
+--backend or FASTVISION_BACKEND) and prints what it is, what its self-check found,
+which speed-ups fastvision uses on it, where pretrained weights are cached
+(FASTVISION_CACHE) and which architectures' weights are already there.
 
 Options:
   --backend <name>  Force a backend instead of the best available
@@ -43,6 +44,8 @@ export async function info(args: string[]): Promise<void> {
     ['node', process.version],
     ['backend', `${b.name} (${b.package} ${b.version})`],
     ['chosen because', b.reason],
+    ['self-check', `${b.selfCheck} (a convolution, pool and depthwise convolution, forward and backward, read back)`],
+    ['speed-ups', b.speedUps],
     ['simd', b.simd == null ? 'n/a' : String(b.simd)],
     ['threads', String(b.threads)],
     ['gpu', String(b.gpu)],

@@ -12,7 +12,7 @@ import { resampleWasmBase64 } from './wasm/resampleWasm.js';
 /** Pillow's fixed-point precision for 8-bit images: 32 bits − 8 for the value − 2 for the sign and rounding. */
 const precisionBits = 22;
 
-/** uint8 pixels, `height × width × channels`, row-major. */
+/** uint8 pixels, `height × width × channels`, row-major (HWC). */
 export interface Pixels {
   data: Uint8Array;
   width: number;

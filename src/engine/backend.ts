@@ -4,6 +4,7 @@ import os from 'node:os';
 import { dirname } from 'node:path';
 import util from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { capabilities, describeSpeedUps } from './capabilities.js';
 import { selfCheck } from './selfCheck.js';
 import { checkPrivateFields, nativeUsesGpu, silenceCpuBanner } from './tfjs/privateFields.js';
 import { registerWasmKernels } from './tfjs/wasm-kernels/index.js';
@@ -27,6 +28,8 @@ export interface BackendInfo {
   gpu: boolean;
   /** What the self-check (a tiny convolution forward and backward, read back) found: `'passed'`. */
   selfCheck: string;
+  /** The speed-ups fastvision uses on this backend (from its capability table), in a phrase. */
+  speedUps: string;
   /** Why this backend was chosen, in a sentence (forced by option or environment, or the best that works). */
   reason: string;
 }
@@ -230,6 +233,7 @@ async function start(name: BackendName, reason: string): Promise<BackendInfo> {
     threads: await threadCount(name),
     gpu,
     selfCheck: 'passed',
+    speedUps: describeSpeedUps(capabilities(spec.tfjsName)),
     reason,
   };
   return current;
@@ -293,14 +297,15 @@ function corePackage(req: NodeJS.Require): { dir: string; version: string } {
 }
 
 /**
- * tfjs-node 4.22 (the last release) calls `util.isNullOrUndefined`, which Node 23
- * removed (tfjs issue 8609; fixed upstream, not released): every convolution would
- * throw. fastvision puts the function back, exactly as Node defined it, before
- * loading the package.
+ * tfjs-node 4.22 (the last release) calls `util.isNullOrUndefined` (and, for some
+ * ops, `util.isArray`), which Node 23 removed (tfjs issue 8609; fixed upstream, not
+ * released): every convolution would throw. fastvision puts them back, as Node
+ * defined them, before loading the package.
  */
 export function shimNodeUtil(): void {
-  const u = util as { isNullOrUndefined?: (v: unknown) => boolean };
+  const u = util as { isNullOrUndefined?: (v: unknown) => boolean; isArray?: (v: unknown) => boolean };
   if (typeof u.isNullOrUndefined !== 'function') u.isNullOrUndefined = (v) => v === null || v === undefined;
+  if (typeof u.isArray !== 'function') u.isArray = Array.isArray;
 }
 
 /** Whether the backend computes on a GPU, as it says itself. */

@@ -62,3 +62,22 @@ export function capabilities(backendName: string = tf.getBackend()): EngineCapab
 export function foldsPaddingInTraining(caps: EngineCapabilities = capabilities()): boolean {
   return caps.gradientPadding.includes('explicit') && caps.forwardPadding.includes('explicit');
 }
+
+/**
+ * The speed-ups fastvision uses on a backend, in a phrase (for `backendInfo()` and `fastvision info`).
+ *
+ * @example
+ * ```ts
+ * describeSpeedUps(capabilities('tensorflow'));   // 'reads once per epoch; padding as tfjs-node accepts it (explicit in forward convolutions only)'
+ * ```
+ */
+export function describeSpeedUps(caps: EngineCapabilities): string {
+  const parts: string[] = [];
+  if (caps.hostMemory) parts.push('fused BatchNorm and ReLU loops');
+  else parts.push('losses and metrics read once per epoch');
+  if (caps.customKernels) parts.push("fastvision's gradient kernels");
+  if (foldsPaddingInTraining(caps)) parts.push('padding folded into convolutions');
+  else if (caps.forwardPadding.includes('explicit')) parts.push('padding folded into inference convolutions only (the gradient kernels refuse it)');
+  else parts.push('stock padding (forms not proven on this backend)');
+  return parts.join('; ');
+}

@@ -2,6 +2,11 @@
  * Every element type the safetensors format defines, with its size in bits. Hub
  * files written by PyTorch carry int64 buffers (BatchNorm's `num_batches_tracked`);
  * quantised files carry 8-bit floats.
+ *
+ * @example
+ * ```ts
+ * safetensorsDtypeBits.I64;   // 64
+ * ```
  */
 export const safetensorsDtypeBits = {
   BOOL: 8,

@@ -176,6 +176,7 @@ describe('host reads on a device backend', () => {
       const dls = await DataLoaders.fromDataFrame(data.rows.slice(0, images), { path: data.dir, size: 16, bs: 4, seed: 1, validPct: 0.25 });
       const learn = await visionLearner(dls, tinyBody(), { ps: 0, trainBn: false, cbs: [new BnFreeze()], metrics: [accuracy], logger: () => {} });
       if (frozen) learn.freeze();
+      else learn.unfreeze();
       await learn.fit(1, 1e-4); // the first epoch fills the feature cache
       emulationLog.reset();
       await learn.fit(1, 1e-4);
