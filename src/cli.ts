@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   const code = exitCodeOf(err);
   const message = err instanceof Error ? err.message : String(err);
-  if (code === 1) process.stderr.write(`${message.startsWith('fastvision:') ? message : `fastvision: ${message}`}\n`);
+  if (code === 1) process.stderr.write(`${message}\n`);
   else process.stderr.write(`fastvision: internal error (please report it): ${err instanceof Error ? (err.stack ?? message) : message}\n`);
   process.exitCode = code;
 });

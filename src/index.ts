@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+export { FastvisionError, osError } from './core/errors.js';
+export type { FastvisionErrorCode } from './core/errors.js';
 export { initBackend, ensureBackend, backendInfo, backendSpecs } from './engine/backend.js';
 export type { BackendInfo, BackendName, BackendSpec, InitBackendOptions } from './engine/backend.js';
 export { env } from './core/env.js';
@@ -21,7 +23,8 @@ export type { Split, Splitter } from './data/splitters.js';
 export { imagenetStats } from './data/normalize.js';
 export type { NormStats } from './data/normalize.js';
 export { BadImageError, decodeImage, defaultLimitInputPixels } from './data/image.js';
-export { resizeImage } from './data/resize.js';
+export type { DecodeOptions } from './data/image.js';
+export { maxImageSide, resizeImage } from './data/resize.js';
 export { resampleBilinear } from './data/resample.js';
 export type { Box, Pixels } from './data/resample.js';
 export type { PadMode, ResizeMethod, ResizeSpec } from './data/image.js';
@@ -56,8 +59,9 @@ export type { FineTuneOptions, FitOneCycleOptions, FitOptions, LearnerOptions, L
 export { visionLearner, cnnLearner } from './learner/visionLearner.js';
 export type { VisionLearnerOptions } from './learner/visionLearner.js';
 export { loadLearner } from './learner/export.js';
+export { isExportDir } from './learner/export.js';
 export type { ExportMeta } from './learner/export.js';
-export type { GetPredsOptions, InferenceConfig, Prediction, Preds, TtaOptions } from './learner/inference.js';
+export type { GetPredsOptions, InferenceConfig, ManyPredictions, Prediction, Preds, TtaOptions } from './learner/inference.js';
 export { slice, evenMults, expandHyper, HyperSlice } from './learner/hyper.js';
 export type { HyperValue } from './learner/hyper.js';
 export { schedLin, schedCos, schedNo, schedExp, schedPoly, combineScheds, combinedCos } from './learner/schedules.js';
@@ -79,6 +83,7 @@ export { ParamScheduler } from './learner/scheduler.js';
 export type { GroupScheds } from './learner/scheduler.js';
 export { ProgressCallback, formatTime } from './learner/progress.js';
 export { SaveModelCallback, EarlyStoppingCallback, CSVLogger } from './learner/trackers.js';
+export type { SaveModelOptions } from './learner/trackers.js';
 export { BnFreeze } from './learner/bnFreeze.js';
 export type { FeatureCache, FeatureCacheOptions, FeatureCacheStats } from './learner/featureCache.js';
 export type { MonitorOptions } from './learner/trackers.js';

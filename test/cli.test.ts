@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { exitCodeOf, UsageError } from '../src/cli/errors.js';
-import { weightsLocation } from '../src/index.js';
+import { FastvisionError, weightsLocation } from '../src/index.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/images.js';
 import { writePatterns } from './helpers/patterns.js';
@@ -78,7 +78,7 @@ describe('the fastvision command', () => {
     expect(r.stdout).toMatch(/classes: dotted, striped/);
     expect(r.stdout).toMatch(/not caching body features: the frozen body's BatchNorm weights train \(trainBn: true\)/);
     expect(readdirSync(out).sort()).toEqual(['confusion-matrix.png', 'epochs.csv', 'loss.png', 'lr-find.png', 'model', 'report.txt', 'top-losses.png']);
-    expect(readdirSync(join(out, 'model')).sort()).toEqual(['fastvision.json', 'model.json', 'weights.bin']);
+    expect(readdirSync(join(out, 'model')).sort()).toEqual(['fastvision.json', expect.stringMatching(/^model\.[0-9a-f]{12}\.json$/), 'model.json', expect.stringMatching(/^weights\.[0-9a-f]{12}\.bin$/)]);
     for (const f of ['confusion-matrix.png', 'loss.png', 'lr-find.png', 'top-losses.png']) expect(png(join(out, f)), f).toBe('PNG');
     const epochs = readFileSync(join(out, 'epochs.csv'), 'utf8').trim().split('\n');
     expect(epochs[0]).toBe('epoch,train_loss,valid_loss,error_rate,time');
@@ -149,7 +149,7 @@ describe('the fastvision command', () => {
     ['an unknown option', ['train', '--csv', 'CSV', '--out', 'x', '--epoch', '3'], /Unknown option '--epoch'/],
     ['an unknown column (train)', ['train', '--csv', 'CSV', '--fn-col', 'image', '--out', 'x'], /--fn-col 'image' is not a column of .*labels\.csv; its columns are: 'label', 'file'/],
     ['an unknown column', ['interpret', '--model', 'MODEL', '--csv', 'CSV', '--label-col', 'genre', '--out', 'x'], /--label-col 'genre' is not a column of .*labels\.csv; its columns are: 'label', 'file'/],
-    ['a missing image', ['predict', '--model', 'MODEL', '/nonexistent/cover.jpg'], /no such image: \/nonexistent\/cover\.jpg/],
+    ['a missing image', ['predict', '--model', 'MODEL', '/nonexistent/cover.jpg'], /no such image or folder: \/nonexistent\/cover\.jpg/],
     ['a missing model', ['predict', '--model', '/nonexistent/model', 'x.png'], /--model \/nonexistent\/model: no such directory/],
     ['an unknown command', ['trian'], /unknown command 'trian'/],
     ['a batch larger than the training set', ['train', '--csv', 'CSV', '--fn-col', 'file', '--label-col', 'label', '--arch', 'resnet18', '--pretrained', 'false', '--size', '16', '--out', 'OUT'], /the training set has 26 images, fewer than one batch of 64 .*use a batch size of at most 26 \(bs\)/],
@@ -168,7 +168,9 @@ describe('the fastvision command', () => {
 
   it('tells user errors (1) from internal ones (2)', () => {
     expect(exitCodeOf(new UsageError('--size must be a number'))).toBe(1);
-    expect(exitCodeOf(new Error("fastvision: cannot read CSV 'x.csv'"))).toBe(1);
+    expect(exitCodeOf(new FastvisionError('BAD_DATA', "cannot read CSV 'x.csv'"))).toBe(1);
+    // A plain Error is a bug, whatever its message says.
+    expect(exitCodeOf(new Error("fastvision: cannot read CSV 'x.csv'"))).toBe(2);
     expect(exitCodeOf(new TypeError("Cannot read properties of undefined (reading 'shape')"))).toBe(2);
     expect(exitCodeOf('a string')).toBe(2);
   });

@@ -92,7 +92,7 @@ describe("the README's quick start", () => {
       expect(existsSync(join(cwd, f)), f).toBe(true);
       expect(readFileSync(join(cwd, f)).subarray(1, 4).toString('latin1'), f).toBe('PNG');
     }
-    for (const f of ['model.json', 'weights.bin', 'fastvision.json']) expect(existsSync(join(cwd, 'models/my-classifier', f)), f).toBe(true);
+    for (const f of ['model.json', 'fastvision.json']) expect(existsSync(join(cwd, 'models/my-classifier', f)), f).toBe(true);
     const meta = JSON.parse(readFileSync(join(cwd, 'models/my-classifier/fastvision.json'), 'utf8'));
     expect(meta).toMatchObject({ arch: 'resnet34', vocab: ['dotted', 'striped'], resize: { height: 24, width: 24 } });
     // The last line is console.log(label, probs).

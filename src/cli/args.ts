@@ -1,4 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { isExportDir, osError } from '../index.js';
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors.js';
 
@@ -75,6 +77,25 @@ export function existingDir(value: string | undefined, flag: string): string {
   if (!existsSync(dir)) throw new UsageError(`--${flag} ${dir}: no such directory`);
   if (!statSync(dir).isDirectory()) throw new UsageError(`--${flag} ${dir}: not a directory`);
   return dir;
+}
+
+/**
+ * A folder the command may write into, checked up front: created if missing; a file
+ * in its place is a usage error. With `exportDir`, it must also be new, empty or a
+ * fastvision export (an export never replaces anything else).
+ */
+export async function writableOutDir(dir: string, opts: { exportDir?: boolean } = {}): Promise<void> {
+  const st = await stat(dir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UsageError(`--out ${dir}: it is a file, not a folder`);
+  if (!st) {
+    await mkdir(dir, { recursive: true }).catch((err) => {
+      throw osError(err, 'create the output folder', dir);
+    });
+    return;
+  }
+  if (opts.exportDir && (await readdir(dir)).length && !(await isExportDir(dir))) {
+    throw new UsageError(`--out: '${dir}' exists, is not empty and is not a fastvision export; fastvision would not replace it: choose another --out`);
+  }
 }
 
 /** A column given on the command line: a whole number is an index (as fastai's `fn_col=0`), anything else a name. */

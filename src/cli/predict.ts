@@ -1,15 +1,21 @@
-import { initBackend, loadLearner, type BackendName } from '../index.js';
-import { choice, existingDir, existingFile, parse, UsageError } from './args.js';
+import { existsSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { imageExtensions, initBackend, loadLearner, type BackendName } from '../index.js';
+import { choice, existingDir, parse, UsageError } from './args.js';
 
-export const predictUsage = `Usage: fastvision predict --model <dir> [--csv] <image...>
+export const predictUsage = `Usage: fastvision predict --model <dir> [--csv] [--skip-bad] <image or folder...>
 
 Classifies images with a model exported by \`fastvision train\` (or learn.export()).
-Prints one JSON line per image: {"file", "label", "probs": {class: probability}};
-with --csv, a table: file,label,<one column per class>.
+A folder stands for every image in it (recursively). Prints one JSON line per image:
+{"file", "label", "probs": {class: probability}}; with --csv, a table:
+file,label,<one column per class>.
 
 Options:
-  --model <dir>     The export directory (model.json, weights.bin, fastvision.json)
+  --model <dir>     The export directory (what learn.export() wrote)
   --csv             Print CSV instead of JSON lines
+  --skip-bad        Leave out images that cannot be decoded, listing them on stderr
+                    (default: the first one stops the run)
   --backend <name>  Force a backend: gpu | node | wasm | cpu
   -h, --help        Show this help
 
@@ -23,32 +29,37 @@ function csvField(value: string): string {
 }
 
 export async function predict(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { model: { type: 'string' }, csv: { type: 'boolean' }, backend: { type: 'string' } }, predictUsage, true);
+  const { values, positionals } = parse(args, { model: { type: 'string' }, csv: { type: 'boolean' }, 'skip-bad': { type: 'boolean' }, backend: { type: 'string' } }, predictUsage, true);
   if (values.help) return void process.stdout.write(predictUsage);
   const model = existingDir(values.model, 'model');
-  if (positionals.length === 0) throw new UsageError('give at least one image to predict, e.g. `fastvision predict --model runs/first/model cover.jpg`');
+  if (positionals.length === 0) throw new UsageError('give at least one image or folder to predict, e.g. `fastvision predict --model runs/first/model cover.jpg`');
   // Every image is checked before the model loads, and all missing ones are named at once.
-  const missing = positionals.filter((f) => {
-    try {
-      existingFile(f, 'image');
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missing.length) throw new UsageError(`${missing.length === 1 ? 'no such image' : `${missing.length} images do not exist`}: ${missing.join(', ')}`);
+  const missing = positionals.filter((f) => !existsSync(f));
+  if (missing.length) throw new UsageError(`${missing.length === 1 ? 'no such image or folder' : `${missing.length} images or folders do not exist`}: ${missing.join(', ')}`);
+  const files = (await Promise.all(positionals.map((f) => (statSync(f).isDirectory() ? imagesIn(f) : [f])))).flat();
+  if (files.length === 0) throw new UsageError(`no images (${imageExtensions.join(', ')}) in ${positionals.join(', ')}`);
   const backend = values.backend == null ? undefined : choice(values.backend, 'backend', ['gpu', 'node', 'wasm', 'cpu'] as BackendName[], 'wasm');
   await initBackend(backend ? { backend } : {});
   const learn = await loadLearner(model);
   const { vocab } = learn.inferenceConfig;
   if (values.csv) process.stdout.write(`${['file', 'label', ...vocab].map(csvField).join(',')}\n`);
-  for (const file of positionals) {
-    const { label, probs } = await learn.predict(file);
-    if (values.csv) {
-      process.stdout.write(`${[file, label].map(csvField).concat(probs.map((p) => p.toFixed(6))).join(',')}\n`);
-    } else {
-      process.stdout.write(`${JSON.stringify({ file, label, probs: Object.fromEntries(vocab.map((c, k) => [c, probs[k]])) })}\n`);
+  let skipped = 0;
+  for (const file of files) {
+    // One at a time, printed as they come: a long run shows progress and keeps what it did.
+    const { predictions, skipped: bad } = await learn.predictMany([file], { onBadImage: values['skip-bad'] ? 'skip' : 'error' });
+    for (const b of bad) process.stderr.write(`fastvision: skipped '${file}': ${b.reason}\n`);
+    skipped += bad.length;
+    for (const { label, probs } of predictions) {
+      if (values.csv) process.stdout.write(`${[file, label].map(csvField).concat(probs.map((p) => p.toFixed(6))).join(',')}\n`);
+      else process.stdout.write(`${JSON.stringify({ file, label, probs: Object.fromEntries(vocab.map((c, k) => [c, probs[k]])) })}\n`);
     }
   }
+  if (skipped) process.stderr.write(`fastvision: skipped ${skipped} of ${files.length} images that could not be decoded\n`);
   learn.model.dispose();
+}
+
+/** The images in a folder, recursively, sorted. */
+async function imagesIn(dir: string): Promise<string[]> {
+  const names = (await readdir(dir, { recursive: true })) as string[];
+  return names.filter((n) => imageExtensions.some((e) => n.toLowerCase().endsWith(e))).map((n) => join(dir, n)).sort();
 }

@@ -1,7 +1,6 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassificationInterpretation, CSVLogger } from '../index.js';
-import { numberOption, parse, required } from './args.js';
+import { numberOption, parse, required, writableOutDir } from './args.js';
 import { writeInterpretation } from './interpretation.js';
 import { learnerOptionSpecs, learnerOptionsHelp, makeLearner, readLearnerOptions } from './learnerOptions.js';
 
@@ -52,9 +51,12 @@ export async function train(args: string[]): Promise<void> {
   const lrFindIters = numberOption(values['lr-find-iters'], 'lr-find-iters', 100, { integer: true, min: 10 });
   const topK = numberOption(values['top-losses'], 'top-losses', 9, { integer: true, min: 1 });
 
+  // Checked before hours of training: --out must be a folder fastvision may write, and
+  // out/model new, empty or an earlier export.
+  await writableOutDir(out);
+  await writableOutDir(join(out, 'model'), { exportDir: true });
   const log = (line: string) => console.log(line);
   const learn = await makeLearner(config, log);
-  await mkdir(out, { recursive: true });
   let baseLr: number;
   if (lr === 'auto') {
     const found = await learn.lrFind({ plot: join(out, 'lr-find.png'), numIt: lrFindIters });

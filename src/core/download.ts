@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { env } from './env.js';
 import { progressBar } from './progress.js';
+import { FastvisionError, osError } from './errors.js';
 
 /** A file fetched once and kept in the cache. */
 export interface CachedFile {
@@ -50,7 +51,7 @@ export async function cachedFetch(spec: CachedFile, opts: FetchOptions = {}): Pr
     await rm(spec.file, { force: true });
   }
   if (opts.offline ?? env.offline) {
-    throw new Error(
+    throw new FastvisionError('OFFLINE',
       `fastvision: offline (FASTVISION_OFFLINE) and ${spec.file} is ${problem === 'missing' ? 'not cached' : 'corrupt'}. ` +
         `Download ${spec.url} and put it at ${spec.file}`,
     );
@@ -63,8 +64,12 @@ export async function cachedFetch(spec: CachedFile, opts: FetchOptions = {}): Pr
 async function checkFile(spec: CachedFile, file = spec.file): Promise<string | undefined> {
   let size: number;
   try {
-    size = (await stat(file)).size;
-  } catch {
+    const st = await stat(file);
+    // Never "repair" what fastvision did not put there: a folder or a device at the cache path is the user's.
+    if (!st.isFile()) throw new FastvisionError('UNSAFE_PATH', `the cache path '${file}' is not a regular file; move it away (or set FASTVISION_CACHE) and try again`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof FastvisionError) throw err;
     return 'missing';
   }
   if (spec.bytes != null && size !== spec.bytes) return `${size} bytes, expected ${spec.bytes}`;
@@ -85,13 +90,16 @@ async function download(spec: CachedFile, showProgress: boolean): Promise<void> 
   try {
     response = await fetch(spec.url);
   } catch (err) {
-    throw new Error(`fastvision: cannot reach ${spec.url}: ${(err as Error).cause ?? (err as Error).message}`, { cause: err });
+    throw new FastvisionError('NETWORK', `fastvision: cannot reach ${spec.url}: ${(err as Error).cause ?? (err as Error).message}`, { cause: err });
   }
   if (!response.ok || !response.body) {
-    throw new Error(`fastvision: ${spec.url} answered ${response.status} ${response.statusText}`);
+    throw new FastvisionError('NETWORK', `fastvision: ${spec.url} answered ${response.status} ${response.statusText}`);
   }
   const total = Number(response.headers.get('content-length') ?? spec.bytes ?? 0);
-  await mkdir(dirname(spec.file), { recursive: true });
+  await mkdir(dirname(spec.file), { recursive: true }).catch((err) => {
+    throw osError(err, 'create the cache folder', dirname(spec.file));
+  });
+  await removeStaleParts(spec.file);
   const tmp = `${spec.file}.${process.pid}.${Date.now()}.part`;
   const bar = showProgress ? progressBar(`downloading ${spec.url.split('/').slice(-4).join('/')}`, total, 'bytes') : undefined;
   let received = 0;
@@ -110,11 +118,34 @@ async function download(spec: CachedFile, showProgress: boolean): Promise<void> 
   } catch (err) {
     bar?.stop();
     await rm(tmp, { force: true });
-    throw new Error(`fastvision: downloading ${spec.url} failed: ${(err as Error).message}`, { cause: err });
+    throw new FastvisionError('NETWORK', `fastvision: downloading ${spec.url} failed: ${(err as Error).message}`, { cause: err });
   }
 }
 
-async function sha256(file: string): Promise<string> {
+/**
+ * Deletes `<file>.<pid>.<time>.part` files that killed downloads left behind: those
+ * whose process is gone. A download in progress in another live process keeps its own.
+ */
+async function removeStaleParts(file: string): Promise<void> {
+  const name = basename(file);
+  const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.\\d+\\.part$`);
+  for (const entry of await readdir(dirname(file)).catch(() => [] as string[])) {
+    const m = pattern.exec(entry);
+    if (m && !processAlive(Number(m[1]))) await rm(join(dirname(file), entry), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The sha256 of a file, hex. */
+export async function sha256(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');

@@ -1,10 +1,12 @@
 import { ImageDataset } from './dataset.js';
 import { defaultLimitInputPixels, type ResizeSpec } from './image.js';
 import { ImageCache } from './imageCache.js';
-import { resolveItemPath, statItems, type ImageItem, type SkippedItem } from './items.js';
+import { checkContained, resolveItemPath, statItems, type ImageItem, type SkippedItem } from './items.js';
 import type { LoaderOptions } from './options.js';
 import { checkValidPct, colSplitter, randomSplitter, stratifiedSplitter } from './splitters.js';
 import { encodeLabels, makeVocab } from './vocab.js';
+import { FastvisionError } from '../core/errors.js';
+import { maxImageSide } from './resize.js';
 
 /** One row of any source, before files are checked: a file name, its label, where it came from. */
 export interface Entry {
@@ -33,18 +35,20 @@ const listLimit = 20;
 
 /** Checks, labels, splits and sizes the entries of a table, folder or list: the core of every factory. */
 export async function buildDataset(entries: readonly Entry[], opts: BuildOptions, source: string): Promise<Built> {
-  if (entries.length === 0) throw new Error(`fastvision: ${source} is empty: no rows to load`);
+  if (entries.length === 0) throw new FastvisionError('BAD_DATA', `fastvision: ${source} is empty: no rows to load`);
   if (!opts.splitByFlag) checkValidPct(opts.validPct ?? 0.2);
   const spec = resizeSpec(opts);
   const labels = entries.map((e) => parseLabel(e, opts.labelDelim));
   const emptyLabels = entries.filter((_, i) => labels[i] == null);
   if (emptyLabels.length) {
-    throw new Error(
+    throw new FastvisionError('BAD_DATA',
       `fastvision: ${emptyLabels.length} rows of ${source} have an empty label: ` +
         `${emptyLabels.slice(0, listLimit).map((e) => e.origin).join(', ')}${emptyLabels.length > listLimit ? ', …' : ''}`,
     );
   }
-  const checkInside = opts.path != null && !opts.allowOutsidePath;
+  // Items must lie inside the data folder (after symlinks) unless the user opts out: a
+  // table from a stranger must not read /etc/… or a file beside the data.
+  const checkInside = !opts.allowOutsidePath;
   const path = opts.path ?? '.';
   const files = entries.map((e) => ({
     file: resolveItemPath(e.name, { path, folder: opts.folder, suff: opts.suff, checkInside }, e.origin),
@@ -52,13 +56,14 @@ export async function buildDataset(entries: readonly Entry[], opts: BuildOptions
   }));
   const onBadImage = opts.onBadImage ?? 'error';
   const stat = await statItems(files, onBadImage === 'skip');
+  if (checkInside) await checkContained(stat.items, path, path);
   const keep = entries.map((_, i) => i).filter((i) => stat.items[i] != null);
   const items = keep.map((i) => stat.items[i]!) as ImageItem[];
   const kept = keep.map((i) => labels[i]!);
-  if (items.length === 0) throw new Error(`fastvision: every image of ${source} was skipped`);
+  if (items.length === 0) throw new FastvisionError('BAD_DATA', `fastvision: every image of ${source} was skipped`);
 
   const [train, valid] = split(kept, keep.map((i) => entries[i]!.valid ?? false), opts);
-  if (train.length === 0) throw new Error(`fastvision: the training set of ${source} is empty`);
+  if (train.length === 0) throw new FastvisionError('BAD_DATA', `fastvision: the training set of ${source} is empty`);
   if (valid.length === 0) {
     throw new Error(
       opts.splitByFlag
@@ -70,12 +75,12 @@ export async function buildDataset(entries: readonly Entry[], opts: BuildOptions
   const vocab = makeVocab(train.map((i) => kept[i]!), numeric);
   const multiLabel = opts.labelDelim != null;
   if (!multiLabel && vocab.length < 2) {
-    throw new Error(`fastvision: the training set of ${source} has a single class ('${vocab[0]}'); a classifier needs at least two`);
+    throw new FastvisionError('BAD_DATA', `fastvision: the training set of ${source} has a single class ('${vocab[0]}'); a classifier needs at least two`);
   }
   const targets = multiLabel ? multiHot(kept as string[][], vocab, items) : singleTargets(kept as string[], vocab, items);
   const cache = opts.cache instanceof ImageCache ? opts.cache : new ImageCache(opts.cache);
   const skipped: SkippedItem[] = stat.skipped;
-  const dataset = new ImageDataset(items, targets, vocab, spec, cache, onBadImage, skipped, opts.limitInputPixels ?? defaultLimitInputPixels);
+  const dataset = new ImageDataset(items, targets, vocab, spec, cache, onBadImage, skipped, opts.limitInputPixels ?? defaultLimitInputPixels, opts.allowVector ?? false);
   return { dataset, train, valid };
 }
 
@@ -95,7 +100,7 @@ function split(labels: readonly (string | string[])[], flags: readonly boolean[]
   if (opts.splitByFlag) return colSplitter(flags)(labels.length);
   const pct = opts.validPct ?? 0.2;
   if (opts.stratify) {
-    if (labels.some((l) => typeof l !== 'string')) throw new Error('fastvision: stratify works on single-label data only');
+    if (labels.some((l) => typeof l !== 'string')) throw new FastvisionError('BAD_DATA', 'fastvision: stratify works on single-label data only');
     return stratifiedSplitter(labels as string[], pct, opts.seed)(labels.length);
   }
   return randomSplitter(pct, opts.seed)(labels.length);
@@ -117,11 +122,13 @@ export function resizeSpec(opts: Pick<LoaderOptions, 'size' | 'resizeMethod' | '
   const size = opts.size ?? 224;
   const [height, width] = typeof size === 'number' ? [size, size] : size;
   for (const v of [height, width]) {
-    if (!(Number.isInteger(v) && v! >= 1)) throw new Error(`fastvision: size must be a whole number ≥ 1 or [height, width], got ${JSON.stringify(size)}`);
+    if (!(Number.isInteger(v) && v! >= 1 && v! <= maxImageSide)) {
+      throw new FastvisionError('BAD_OPTION', `fastvision: size must be a whole number from 1 to ${maxImageSide} (or [height, width] of those), got ${JSON.stringify(size)}`);
+    }
   }
   const method = opts.resizeMethod ?? 'squish';
-  if (!['squish', 'crop', 'pad'].includes(method)) throw new Error(`fastvision: resizeMethod must be 'squish', 'crop' or 'pad', got '${method}'`);
+  if (!['squish', 'crop', 'pad'].includes(method)) throw new FastvisionError('BAD_OPTION', `fastvision: resizeMethod must be 'squish', 'crop' or 'pad', got '${method}'`);
   const padMode = opts.padMode ?? 'reflection';
-  if (!['reflection', 'zeros', 'border'].includes(padMode)) throw new Error(`fastvision: padMode must be 'reflection', 'zeros' or 'border', got '${padMode}'`);
+  if (!['reflection', 'zeros', 'border'].includes(padMode)) throw new FastvisionError('BAD_OPTION', `fastvision: padMode must be 'reflection', 'zeros' or 'border', got '${padMode}'`);
   return { height: height!, width: width!, method, padMode };
 }

@@ -1,6 +1,6 @@
 /** Runs at most `n` tasks at once; the rest wait their turn in order. */
 export function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`fastvision: concurrency must be a whole number ≥ 1, got ${String(n)}`);
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`fastvision internal: concurrency must be a whole number ≥ 1, got ${String(n)}`);
   let active = 0;
   const waiting: (() => void)[] = [];
   const release = () => {

@@ -3,6 +3,7 @@ import { limiter } from './concurrency.js';
 import type { ImageDataset } from './dataset.js';
 import { normalizePixels, type NormStats } from './normalize.js';
 import { permutation, rng } from './splitters.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** One batch. The caller owns both tensors and must dispose them (or run inside `tf.tidy`). */
 export interface Batch {
@@ -60,7 +61,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     readonly indices: readonly number[],
     private readonly opts: DataLoaderOptions,
   ) {
-    if (!(Number.isInteger(opts.bs) && opts.bs >= 1)) throw new Error(`fastvision: bs must be a whole number ≥ 1, got ${String(opts.bs)}`);
+    if (!(Number.isInteger(opts.bs) && opts.bs >= 1)) throw new FastvisionError('BAD_OPTION', `fastvision: bs must be a whole number ≥ 1, got ${String(opts.bs)}`);
     this.bs = opts.bs;
     this.shuffle = opts.shuffle;
     this.dropLast = opts.dropLast;
@@ -87,7 +88,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** The first batch of a fresh pass, as fastai's `one_batch()`. The caller disposes it. */
   async oneBatch(): Promise<Batch> {
     for await (const b of this) return b;
-    throw new Error('fastvision: this DataLoader has no batches (too few items for bs with dropLast?)');
+    throw new FastvisionError('BAD_OPTION', 'fastvision: this DataLoader has no batches (too few items for bs with dropLast?)');
   }
 
   /**

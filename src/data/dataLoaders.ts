@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeImageGrid } from '../plot/imageGrid.js';
@@ -6,11 +7,12 @@ import { buildDataset, resizeSpec, type Entry } from './build.js';
 import { DataLoader } from './dataLoader.js';
 import type { ImageDataset } from './dataset.js';
 import type { ResizeSpec } from './image.js';
-import type { SkippedItem } from './items.js';
+import { isInside, type SkippedItem } from './items.js';
 import { denormalizePixels, type NormStats } from './normalize.js';
 import type { DataFrameOptions, FolderOptions, LoaderOptions } from './options.js';
 import { describeRow, readCsv, resolveColumn, type Row } from './table.js';
 import { ensureBackend } from '../engine/backend.js';
+import { FastvisionError, osError } from '../core/errors.js';
 
 /** Options of {@link DataLoaders.showBatch}. */
 export interface ShowBatchOptions {
@@ -116,14 +118,14 @@ export class DataLoaders {
   /** Item `index`'s decoded pixels at this size (uint8 RGB, as in a batch before normalisation), for pictures. */
   async image(index: number): Promise<{ pixels: Uint8Array; width: number; height: number }> {
     const pixels = await this.dataset.load(index);
-    if (!pixels) throw new Error(`fastvision: item ${index} is a bad image that was skipped`);
+    if (!pixels) throw new FastvisionError('BAD_DATA', `fastvision: item ${index} is a bad image that was skipped`);
     return { pixels, width: this.dataset.spec.width, height: this.dataset.spec.height };
   }
 
   /** Where item `index` came from (file and row), for captions and reports. */
   itemAt(index: number): { file: string; origin: string } {
     const item = this.dataset.items[index];
-    if (!item) throw new Error(`fastvision: no item ${index} (the dataset has ${this.dataset.items.length})`);
+    if (!item) throw new FastvisionError('BAD_DATA', `fastvision: no item ${index} (the dataset has ${this.dataset.items.length})`);
     return { file: item.file, origin: item.origin };
   }
 
@@ -194,9 +196,13 @@ export class DataLoaders {
     return DataLoaders.fromTable(rows, opts, 'the table');
   }
 
-  /** DataLoaders from a CSV file with a header row (fastai's `from_csv`); see {@link fromDataFrame}. */
+  /**
+   * DataLoaders from a CSV file with a header row (fastai's `from_csv`); see
+   * {@link fromDataFrame}. File names are relative to `path`, which defaults to the
+   * CSV's own folder.
+   */
   static async fromCsv(file: string, opts: DataFrameOptions = {}): Promise<DataLoaders> {
-    return DataLoaders.fromTable(await readCsv(file), opts, file, file);
+    return DataLoaders.fromTable(await readCsv(file), { ...opts, path: opts.path ?? dirname(file) }, file, file);
   }
 
   /**
@@ -228,7 +234,7 @@ export class DataLoaders {
   static async fromLists(path: string, fnames: readonly string[], labels: readonly unknown[], opts: LoaderOptions & { labelDelim?: string } = {}): Promise<DataLoaders> {
     await ensureBackend();
     if (fnames.length !== labels.length) {
-      throw new Error(`fastvision: fromLists got ${fnames.length} file names but ${labels.length} labels`);
+      throw new FastvisionError('BAD_DATA', `fastvision: fromLists got ${fnames.length} file names but ${labels.length} labels`);
     }
     const entries = fnames.map((name, i) => ({ name, label: labels[i], origin: `item ${i + 1}` }));
     const built = await buildDataset(entries, { ...opts, path }, 'the lists');
@@ -238,14 +244,19 @@ export class DataLoaders {
   private static async fromTable(rows: readonly Row[], opts: DataFrameOptions, source: string, csvFile?: string): Promise<DataLoaders> {
     // Batches are tensors: start fastvision's backend before tfjs falls back to its pure-JS one.
     await ensureBackend();
-    if (rows.length === 0) throw new Error(`fastvision: ${source} is empty: no rows to load`);
+    if (rows.length === 0) throw new FastvisionError('BAD_DATA', `fastvision: ${source} is empty: no rows to load`);
+    const notRow = rows.findIndex((r) => r == null || typeof r !== 'object' || Array.isArray(r));
+    if (notRow >= 0) {
+      const what = rows[notRow] === null ? 'null' : Array.isArray(rows[notRow]) ? 'an array' : typeof rows[notRow];
+      throw new FastvisionError('BAD_DATA', `${describeRow(notRow, csvFile)} of ${source} is ${what}; every row must be an object of column → value`);
+    }
     const fnCol = resolveColumn(rows, opts.fnCol ?? 0, 'fnCol', source);
     const labelCol = resolveColumn(rows, opts.labelCol ?? 1, 'labelCol', source);
     const validCol = opts.validCol != null ? resolveColumn(rows, opts.validCol, 'validCol', source) : undefined;
     const entries: Entry[] = rows.map((row, i) => {
       const origin = describeRow(i, csvFile);
       const name = row[fnCol];
-      if (name == null || String(name).trim() === '') throw new Error(`fastvision: ${origin} has an empty file name in column '${fnCol}'`);
+      if (name == null || String(name).trim() === '') throw new FastvisionError('BAD_DATA', `fastvision: ${origin} has an empty file name in column '${fnCol}'`);
       return {
         name: String(name),
         label: row[labelCol],
@@ -263,16 +274,33 @@ function truthyCell(value: unknown): boolean {
   return Boolean(value);
 }
 
-/** Image files below `dir`, recursively, sorted so the order (and so the split) is the same on every machine. */
-async function listImages(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = (await readdir(dir, { recursive: true })) as string[];
-  } catch (err) {
-    throw new Error(`fastvision: cannot read folder '${dir}': ${(err as Error).message}`, { cause: err });
-  }
-  return names
-    .filter((n) => imageExtensions.some((e) => n.toLowerCase().endsWith(e)))
-    .map((n) => join(dir, n))
-    .sort();
+/**
+ * Image files below `dir`, recursively, sorted so the order (and so the split) is the
+ * same on every machine. Symlinked folders are followed only when they lead to a
+ * folder inside `root` not visited yet: a link out of the tree adds nothing, a link
+ * back up (`loop → ../..`) cannot repeat images.
+ */
+async function listImages(dir: string, root = dir): Promise<string[]> {
+  const rootReal = await realpath(root).catch(() => resolve(root));
+  const seen = new Set<string>();
+  const out: string[] = [];
+  const walk = async (folder: string): Promise<void> => {
+    const real = await realpath(folder).catch(() => undefined);
+    if (!real || seen.has(real) || (real !== rootReal && !isInside(rootReal, real))) return;
+    seen.add(real);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(folder, { withFileTypes: true });
+    } catch (err) {
+      throw osError(err, 'read the image folder', folder);
+    }
+    for (const e of entries) {
+      const path = join(folder, e.name);
+      const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(path).then((st) => st.isDirectory(), () => false)));
+      if (isDir) await walk(path);
+      else if (imageExtensions.some((x) => e.name.toLowerCase().endsWith(x))) out.push(path);
+    }
+  };
+  await walk(dir);
+  return out.sort();
 }

@@ -22,6 +22,8 @@ export class ImageDataset {
     /** Shared with the DataLoaders, which reports it as `dls.skipped`. */
     readonly skipped: SkippedItem[],
     readonly limitInputPixels: number,
+    /** Decode SVG and PDF images too (`allowVector`). */
+    readonly allowVector: boolean,
     /** Items found bad while loading, with `onBadImage: 'skip'`; left out from then on, at every size. */
     private readonly bad = new Set<number>(),
   ) {}
@@ -35,8 +37,8 @@ export class ImageDataset {
   }
 
   withSpec(spec: ResizeSpec): ImageDataset {
-    const { items, targets, vocab, cache, onBadImage, skipped, limitInputPixels, bad } = this;
-    return new ImageDataset(items, targets, vocab, spec, cache, onBadImage, skipped, limitInputPixels, bad);
+    const { items, targets, vocab, cache, onBadImage, skipped, limitInputPixels, allowVector, bad } = this;
+    return new ImageDataset(items, targets, vocab, spec, cache, onBadImage, skipped, limitInputPixels, allowVector, bad);
   }
 
   isBad(index: number): boolean {
@@ -55,7 +57,7 @@ export class ImageDataset {
     const item = this.items[index]!;
     try {
       return await this.cache.get(this.cacheKey(index), this.imageBytes, () =>
-        decodeImage(item.file, this.spec, this.limitInputPixels),
+        decodeImage(item.file, this.spec, { limitInputPixels: this.limitInputPixels, allowVector: this.allowVector }),
       );
     } catch (err) {
       if (!(err instanceof BadImageError)) throw err;

@@ -1,4 +1,6 @@
+import { open } from 'node:fs/promises';
 import sharp from 'sharp';
+import { FastvisionError } from '../core/errors.js';
 import { resizeImage, type ResizeSpec } from './resize.js';
 
 export type { PadMode, ResizeMethod, ResizeSpec } from './resize.js';
@@ -25,12 +27,12 @@ export const defaultLimitInputPixels = 100_000_000;
  * }
  * ```
  */
-export class BadImageError extends Error {
+export class BadImageError extends FastvisionError {
   constructor(
     readonly file: string,
     readonly reason: string,
   ) {
-    super(`fastvision: cannot decode image '${file}': ${reason}`);
+    super('BAD_IMAGE', `fastvision: cannot decode image '${file}': ${reason}`);
     this.name = 'BadImageError';
   }
 }
@@ -46,7 +48,7 @@ const extendWith = { reflection: 'mirror', border: 'copy', zeros: 'background' }
  *
  * @param input - A file path or an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF...).
  * @param spec - Target height and width, resize method and padding.
- * @param limitInputPixels - Refuse larger images (decompression bombs). Default {@link defaultLimitInputPixels}.
+ * @param options - `limitInputPixels` (refuse larger images: decompression bombs; default {@link defaultLimitInputPixels}; a number is taken as this) and `allowVector` (decode SVG and PDF too; default false).
  * @returns `height × width × 3` bytes, RGB, row-major.
  * @throws {@link BadImageError} naming the file and the reason.
  *
@@ -55,9 +57,14 @@ const extendWith = { reflection: 'mirror', border: 'copy', zeros: 'background' }
  * const pixels = await decodeImage('cover.jpg', { height: 224, width: 224, method: 'squish', padMode: 'reflection' });
  * ```
  */
-export async function decodeImage(input: string | Buffer, spec: ResizeSpec, limitInputPixels = defaultLimitInputPixels): Promise<Uint8Array> {
+export async function decodeImage(input: string | Buffer, spec: ResizeSpec, options: number | DecodeOptions = {}): Promise<Uint8Array> {
+  const { limitInputPixels = defaultLimitInputPixels, allowVector = false } = typeof options === 'number' ? { limitInputPixels: options } : options;
   const file = typeof input === 'string' ? input : '<image buffer>';
   try {
+    if (!allowVector) {
+      const kind = vectorKind(typeof input === 'string' ? await head(input) : input.subarray(0, 512));
+      if (kind) throw new BadImageError(file, `it is ${kind}, a vector format, which fastvision does not decode unless asked (allowVector: true): rendering one can read other files`);
+    }
     // 'truncated' fails on cut-off files but tolerates the harmless warnings many real JPEGs raise.
     const { data, info } = await sharp(input, { limitInputPixels, failOn: 'truncated', sequentialRead: true })
       .rotate()
@@ -76,4 +83,36 @@ export async function decodeImage(input: string | Buffer, spec: ResizeSpec, limi
       /pixel limit/i.test(reason) ? `${reason} (over ${limitInputPixels} pixels: a decompression bomb?)` : reason,
     );
   }
+}
+
+/** Options of {@link decodeImage}. */
+export interface DecodeOptions {
+  /** Refuse images with more pixels (decompression bombs). Default {@link defaultLimitInputPixels}. */
+  limitInputPixels?: number;
+  /**
+   * Decode vector images (SVG, PDF) too. Default false: they are refused whatever their
+   * file name says, because rendering one can pull other files into the pixels (an SVG
+   * `<image href>` of a file beside it).
+   */
+  allowVector?: boolean;
+}
+
+/** The first bytes of a file (content decides the format, not the name). */
+async function head(file: string): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** `'an SVG'` or `'a PDF'` when the bytes are one (XML text or a PDF header), else undefined. */
+function vectorKind(bytes: Uint8Array): string | undefined {
+  const text = Buffer.from(bytes).toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
+  if (text.startsWith('%PDF')) return 'a PDF';
+  if (text.startsWith('<')) return 'an SVG (or other XML)';
+  return undefined;
 }

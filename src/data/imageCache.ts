@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomicWrite.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** Where decoded images are kept between epochs and runs. */
 export interface CacheOptions {
@@ -49,7 +50,7 @@ export class ImageCache {
   private readonly memory = new Map<string, Uint8Array>();
   private readonly inFlight = new Map<string, Promise<Uint8Array>>();
   private readonly budget: number;
-  private readonly dir: string | undefined;
+  private dir: string | undefined;
 
   /**
    * @param opts - Memory budget in bytes (default {@link defaultCacheMemoryBytes}) and an optional directory for a disk cache.
@@ -57,7 +58,7 @@ export class ImageCache {
   constructor(opts: CacheOptions = {}) {
     this.budget = opts.memoryBytes ?? defaultCacheMemoryBytes;
     this.dir = opts.dir;
-    if (!(this.budget >= 0)) throw new Error(`fastvision: cache.memoryBytes must be ≥ 0, got ${String(opts.memoryBytes)}`);
+    if (!(this.budget >= 0)) throw new FastvisionError('BAD_OPTION', `fastvision: cache.memoryBytes must be ≥ 0, got ${String(opts.memoryBytes)}`);
   }
 
   /** The image for `key`, from memory, then disk, then `decode()`. */
@@ -83,13 +84,27 @@ export class ImageCache {
     else {
       data = await decode();
       this.stats.decodes++;
-      if (file) await writeFileAtomic(file, data);
+      if (file) await this.store(file, data);
     }
     if (this.stats.memoryBytes + data.byteLength <= this.budget) {
       this.memory.set(key, data);
       this.stats.memoryBytes += data.byteLength;
     }
     return data;
+  }
+
+  /**
+   * A disk cache that cannot be written (permissions, a file in the way, a full disk)
+   * is a lost speed-up, not a reason to stop training: say so once and go on in memory.
+   */
+  private async store(file: string, data: Uint8Array): Promise<void> {
+    try {
+      await writeFileAtomic(file, data);
+    } catch (err) {
+      if (this.dir === undefined) return;
+      console.warn(`${(err as Error).message}; the image cache goes on in memory only (cache.dir '${this.dir}' is not used)`);
+      this.dir = undefined;
+    }
   }
 }
 

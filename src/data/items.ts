@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { mapLimit } from './concurrency.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** One image of a dataset: where it is, and what fastvision knows of the file. */
 export interface ImageItem {
@@ -22,7 +23,8 @@ export interface SkippedItem {
 /**
  * The absolute path of a file name from a table, as fastai's `ColReader(pref, suff)`:
  * `path/folder/name+suff`. A name that escapes `path` (through `..` or by being
- * absolute) is an error unless `allowOutsidePath`.
+ * absolute) is an error unless `allowOutsidePath`; symlinks are checked after the
+ * files are found ({@link checkContained}).
  */
 export function resolveItemPath(
   name: string,
@@ -34,7 +36,7 @@ export function resolveItemPath(
   if (opts.checkInside) {
     const rel = relative(base, file);
     if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) || isAbsolute(name)) {
-      throw new Error(
+      throw new FastvisionError('UNSAFE_PATH',
         `fastvision: file name '${name}' (${origin}) points outside path '${opts.path}'; ` +
           'use names relative to path, or pass allowOutsidePath: true',
       );
@@ -72,10 +74,46 @@ export async function statItems(
   if (skipped.length && !skipMissing) {
     const shown = skipped.slice(0, listLimit).map((s) => `  ${s.file} (${s.origin}): ${s.reason}`);
     const more = skipped.length > listLimit ? `\n  … and ${skipped.length - listLimit} more` : '';
-    throw new Error(
+    throw new FastvisionError('BAD_DATA',
       `fastvision: ${skipped.length} of ${files.length} image files cannot be read:\n${shown.join('\n')}${more}\n` +
         "(pass onBadImage: 'skip' to leave them out)",
     );
   }
   return { items, skipped };
+}
+
+/**
+ * Checks that every item, with symlinks resolved, lies inside the data folder `base`
+ * (also with symlinks resolved): a link `images/x.jpg → /etc/…` or a row `../../secret.png`
+ * is refused, all offenders in one error. `allowOutsidePath: true` turns this off.
+ */
+export async function checkContained(items: readonly (ImageItem | undefined)[], base: string, shownBase: string): Promise<void> {
+  let root: string;
+  try {
+    root = await realpath(base);
+  } catch (err) {
+    throw new FastvisionError('BAD_DATA', `the data folder '${shownBase}' cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  const outside: string[] = [];
+  await mapLimit(
+    items.filter((i): i is ImageItem => i != null),
+    64,
+    async (item) => {
+      const real = await realpath(item.file).catch(() => item.file);
+      if (!isInside(root, real)) outside.push(`  ${item.file} (${item.origin})${real !== item.file ? ` → ${real}` : ''}`);
+    },
+  );
+  if (outside.length) {
+    throw new FastvisionError(
+      'UNSAFE_PATH',
+      `${outside.length} image file(s) lie outside the data folder '${shownBase}' once symlinks are resolved:\n${outside.slice(0, listLimit).join('\n')}${outside.length > listLimit ? `\n  … and ${outside.length - listLimit} more` : ''}\n` +
+        '(keep images inside the data folder, point path at a folder that holds them, or pass allowOutsidePath: true if you mean it)',
+    );
+  }
+}
+
+/** Whether `file` is `root` or below it (both already resolved). */
+export function isInside(root: string, file: string): boolean {
+  const rel = relative(root, file);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }

@@ -34,8 +34,15 @@ export interface LoaderOptions {
   onBadImage?: OnBadImage;
   /** Decoded-image cache: a memory budget and an optional directory, or a cache to share. */
   cache?: CacheOptions | ImageCache;
-  /** Allow file names that point outside `path` (absolute, or through `..`). Default false. */
+  /**
+   * Allow images outside `path`: names that are absolute or go through `..`, and files
+   * or symlinks that resolve outside it. Default false: every item must lie inside the
+   * data folder (`path`; for `fromCsv` the CSV's folder, for `fromDataFrame` the current
+   * folder, for `fromFolder` the folder itself).
+   */
   allowOutsidePath?: boolean;
+  /** Decode SVG and PDF images too. Default false: rendering a vector image can read other files. */
+  allowVector?: boolean;
   /** Batches decoded ahead of training. Default 2. */
   prefetch?: number;
   /** Images decoded at once. Default 8. */

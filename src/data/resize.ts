@@ -9,6 +9,17 @@ export type ResizeMethod = 'squish' | 'crop' | 'pad';
 /** fastai's `PadMode` for `pad`: mirror the edge (fastai's default), zeros, or repeat the border. */
 export type PadMode = 'reflection' | 'zeros' | 'border';
 
+/**
+ * The largest image side fastvision trains or predicts at (and an export may ask
+ * for): 2048 px. A ResNet's activations at 4096² outgrow most machines' memory.
+ *
+ * @example
+ * ```ts
+ * maxImageSide;   // 2048
+ * ```
+ */
+export const maxImageSide = 2048;
+
 /** Everything that decides a decoded image's pixels: part of its cache key. */
 export interface ResizeSpec {
   /** Output height in pixels. */

@@ -1,4 +1,5 @@
 import seedrandom from 'seedrandom';
+import { FastvisionError } from '../core/errors.js';
 
 /** Indices of the training and validation items. */
 export type Split = [train: number[], valid: number[]];
@@ -23,7 +24,7 @@ export function permutation(n: number, random: () => number): number[] {
 
 export function checkValidPct(validPct: number): void {
   if (!(typeof validPct === 'number' && validPct > 0 && validPct < 1)) {
-    throw new Error(`fastvision: validPct must be a number in (0, 1), got ${String(validPct)}`);
+    throw new FastvisionError('BAD_OPTION', `fastvision: validPct must be a number in (0, 1), got ${String(validPct)}`);
   }
 }
 
@@ -64,7 +65,7 @@ export function randomSplitter(validPct = 0.2, seed?: number | string): Splitter
 export function stratifiedSplitter(labels: readonly string[], validPct = 0.2, seed?: number | string): Splitter {
   checkValidPct(validPct);
   return (n) => {
-    if (n !== labels.length) throw new Error(`fastvision: stratifiedSplitter has ${labels.length} labels for ${n} items`);
+    if (n !== labels.length) throw new FastvisionError('BAD_OPTION', `fastvision: stratifiedSplitter has ${labels.length} labels for ${n} items`);
     const random = rng(seed);
     const byClass = new Map<string, number[]>();
     labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));

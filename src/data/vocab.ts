@@ -1,3 +1,5 @@
+import { FastvisionError } from '../core/errors.js';
+
 /**
  * Labels ↔ class indices, as fastai's `Categorize` / `MultiCategorize`: the vocab is the
  * sorted unique training labels (numerically when every label is a number).
@@ -14,7 +16,7 @@ export function encodeLabels(labels: readonly string[], vocab: readonly string[]
   const index = new Map(vocab.map((v, i) => [v, i]));
   return labels.map((l, i) => {
     const k = index.get(l);
-    if (k == null) throw new Error(`fastvision: label '${l}' (${where(i)}) was not included in the training dataset`);
+    if (k == null) throw new FastvisionError('BAD_DATA', `fastvision: label '${l}' (${where(i)}) was not included in the training dataset`);
     return k;
   });
 }

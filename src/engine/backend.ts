@@ -8,6 +8,7 @@ import { capabilities, describeSpeedUps } from './capabilities.js';
 import { selfCheck } from './selfCheck.js';
 import { checkPrivateFields, nativeUsesGpu, silenceCpuBanner } from './tfjs/privateFields.js';
 import { registerWasmKernels } from './tfjs/wasm-kernels/index.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** The backends fastvision can train on, best first. */
 export type BackendName = 'gpu' | 'node' | 'wasm' | 'cpu';
@@ -145,7 +146,7 @@ export async function ensureBackend(): Promise<void> {
  * ```
  */
 export function backendInfo(): BackendInfo {
-  if (!current) throw new Error('fastvision: no backend yet; call `await initBackend()` first');
+  if (!current) throw new FastvisionError('BACKEND', 'fastvision: no backend yet; call `await initBackend()` first');
   return { ...current };
 }
 
@@ -153,23 +154,23 @@ function parseBackendEnv(value: string | undefined): BackendName | undefined {
   if (value == null || value.trim() === '') return undefined;
   const name = value.trim().toLowerCase();
   if ((backendOrder as string[]).includes(name)) return name as BackendName;
-  throw new Error(`fastvision: FASTVISION_BACKEND='${value}' is not a backend; expected one of ${backendOrder.join(', ')}`);
+  throw new FastvisionError('BAD_OPTION', `fastvision: FASTVISION_BACKEND='${value}' is not a backend; expected one of ${backendOrder.join(', ')}`);
 }
 
 async function startForced(name: BackendName, reason: string): Promise<BackendInfo> {
   if (!(backendOrder as string[]).includes(name)) {
-    throw new Error(`fastvision: backend '${String(name)}' is not a backend; expected one of ${backendOrder.join(', ')}`);
+    throw new FastvisionError('BAD_OPTION', `fastvision: backend '${String(name)}' is not a backend; expected one of ${backendOrder.join(', ')}`);
   }
   const spec = backendSpecs[name];
   if (!isInstalled(spec.package)) {
-    throw new Error(
+    throw new FastvisionError('BACKEND',
       `fastvision: backend '${name}' was asked for but ${spec.package} is not installed; run \`npm install ${spec.package}\``,
     );
   }
   try {
     return await start(name, reason);
   } catch (err) {
-    throw new Error(`fastvision: backend '${name}' (${spec.package}) is installed but failed to start: ${message(err)}`, {
+    throw new FastvisionError('BACKEND', `fastvision: backend '${name}' (${spec.package}) is installed but failed to start: ${message(err)}`, {
       cause: err,
     });
   }
@@ -192,7 +193,7 @@ async function startBest(): Promise<BackendInfo> {
       skipped.push(`${spec.package} failed: ${message(err)}`);
     }
   }
-  throw new Error(`fastvision: no tfjs backend could start (${skipped.join('; ')})`);
+  throw new FastvisionError('BACKEND', `fastvision: no tfjs backend could start (${skipped.join('; ')})`);
 }
 
 async function start(name: BackendName, reason: string): Promise<BackendInfo> {

@@ -3,6 +3,7 @@ import type { Learner } from '../learner/learner.js';
 import { writeHeatmap } from '../plot/heatmap.js';
 import { writeImageGrid, type GridImage } from '../plot/imageGrid.js';
 import { classificationReport, formatClassificationReport, type ClassificationReport } from './report.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** An item's pixels (uint8 RGB, HWC) for pictures. */
 export type ImageSource = (i: number) => Promise<Omit<GridImage, 'caption'>>;
@@ -59,7 +60,7 @@ export class ClassificationInterpretation {
   constructor(data: InterpretationData, private readonly learn?: Learner) {
     const n = data.targs.length;
     if (data.probs.length !== n || data.losses.length !== n) {
-      throw new Error(`fastvision: interpretation data disagree: ${data.probs.length} predictions, ${n} targets, ${data.losses.length} losses`);
+      throw new FastvisionError('BAD_OPTION', `fastvision: interpretation data disagree: ${data.probs.length} predictions, ${n} targets, ${data.losses.length} losses`);
     }
     this.vocab = data.vocab;
     this.probs = data.probs;
@@ -71,7 +72,7 @@ export class ClassificationInterpretation {
 
   /** Predictions of `learn` over its validation set (or training set, in order). */
   static async fromLearner(learn: Learner, opts: { ds?: 'valid' | 'train' } = {}): Promise<ClassificationInterpretation> {
-    if (learn.dls.multiLabel) throw new Error('fastvision: ClassificationInterpretation is for single-label data');
+    if (learn.dls.multiLabel) throw new FastvisionError('BAD_OPTION', 'fastvision: ClassificationInterpretation is for single-label data');
     const { preds, targs, losses, indices } = await learn.getPreds({ ds: opts.ds ?? 'valid', withLoss: true });
     const data: InterpretationData = {
       vocab: [...learn.dls.vocab],
@@ -162,14 +163,14 @@ export class ClassificationInterpretation {
   async plotTopPredictions(classNameOrIndex: string | number, opts: { k?: number; ds?: 'valid' | 'all'; file?: string } = {}): Promise<string> {
     const { k = 12, ds = 'all', file = 'top-predictions.png' } = opts;
     const cls = typeof classNameOrIndex === 'number' ? classNameOrIndex : this.vocab.indexOf(classNameOrIndex);
-    if (!(cls >= 0 && cls < this.vocab.length)) throw new Error(`fastvision: '${classNameOrIndex}' is not a class; the vocab is ${this.vocab.join(', ')}`);
+    if (!(cls >= 0 && cls < this.vocab.length)) throw new FastvisionError('BAD_OPTION', `fastvision: '${classNameOrIndex}' is not a class; the vocab is ${this.vocab.join(', ')}`);
     const pools: ClassificationInterpretation[] = [this];
     if (ds === 'all' && this.learn) pools.push(await ClassificationInterpretation.fromLearner(this.learn, { ds: 'train' }));
     return plotTopPredictions(pools, cls, { k, file });
   }
 
   private async imageOf(i: number): Promise<Omit<GridImage, 'caption'>> {
-    if (!this.image) throw new Error('fastvision: this interpretation has no images to draw (build it with fromLearner, or pass `image`)');
+    if (!this.image) throw new FastvisionError('BAD_OPTION', 'fastvision: this interpretation has no images to draw (build it with fromLearner, or pass `image`)');
     return this.image(i);
   }
 

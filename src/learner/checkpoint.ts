@@ -1,56 +1,77 @@
-import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomicWrite.js';
 import { parseSafetensors, safetensorsMetadata, serializeSafetensors } from '../vision/safetensors.js';
 import type { Learner } from './learner.js';
+import { FastvisionError } from '../core/errors.js';
+import { readRegularFile } from '../core/safeRead.js';
 
 /**
- * Saves the model's weights and the optimizer's state (moments, steps, hypers) to one
- * safetensors file, for resuming training: fastai's `learn.save(name, with_opt=True)`.
+ * Saves the model's weights (and with `withOpt`, the optimizer's state: moments,
+ * steps, hypers) to one safetensors file, atomically, for resuming training:
+ * fastai's `learn.save(name, with_opt)`.
  */
-export async function saveCheckpoint(learn: Learner, file: string): Promise<string> {
+export async function saveCheckpoint(learn: Learner, file: string, withOpt = true): Promise<string> {
   const tensors: Record<string, { shape: number[]; values: Float32Array }> = {};
   learn.model.weights.forEach((w, i) => {
     tensors[`model.${i}`] = { shape: w.shape as number[], values: w.read().dataSync() as Float32Array };
   });
-  const snap = learn.opt.snapshot();
   const steps: Record<string, number> = {};
-  learn.opt.groups.forEach((g, gi) =>
-    g.params.forEach((p, pi) => {
-      const s = snap.state.get(p);
-      if (!s) return;
-      tensors[`opt.${gi}.${pi}.grad_avg`] = { shape: s.gradAvg.shape, values: s.gradAvg.dataSync() as Float32Array };
-      tensors[`opt.${gi}.${pi}.sqr_avg`] = { shape: s.sqrAvg.shape, values: s.sqrAvg.dataSync() as Float32Array };
-      steps[`${gi}.${pi}`] = s.step;
-    }),
-  );
-  for (const s of snap.state.values()) tf.dispose([s.gradAvg, s.sqrAvg]);
-  const metadata = { format: 'fastvision-checkpoint', hypers: JSON.stringify(snap.hypers), steps: JSON.stringify(steps), weights: String(learn.model.weights.length) };
+  let hypers: unknown[] = [];
+  if (withOpt) {
+    const snap = learn.opt.snapshot();
+    hypers = snap.hypers;
+    learn.opt.groups.forEach((g, gi) =>
+      g.params.forEach((p, pi) => {
+        const s = snap.state.get(p);
+        if (!s) return;
+        tensors[`opt.${gi}.${pi}.grad_avg`] = { shape: s.gradAvg.shape, values: s.gradAvg.dataSync() as Float32Array };
+        tensors[`opt.${gi}.${pi}.sqr_avg`] = { shape: s.sqrAvg.shape, values: s.sqrAvg.dataSync() as Float32Array };
+        steps[`${gi}.${pi}`] = s.step;
+      }),
+    );
+    for (const s of snap.state.values()) tf.dispose([s.gradAvg, s.sqrAvg]);
+  }
+  const metadata = { format: 'fastvision-checkpoint', withOpt: String(withOpt), hypers: JSON.stringify(hypers), steps: JSON.stringify(steps), weights: String(learn.model.weights.length) };
   await writeFileAtomic(file, serializeSafetensors(tensors, metadata));
   return file;
 }
 
-/** Loads a checkpoint written by {@link saveCheckpoint} into the learner (same architecture). */
+/**
+ * Loads a checkpoint written by {@link saveCheckpoint} into the learner (same
+ * architecture). Everything is checked first — the file (a regular file of bounded
+ * size), its metadata, every tensor's shape, every value finite — and only then are
+ * weights written: a bad file leaves the learner as it was.
+ */
 export async function loadCheckpoint(learn: Learner, file: string): Promise<void> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw new Error(`fastvision: cannot read checkpoint '${file}': ${(err as Error).message}`, { cause: err });
-  }
+  const bytes = await readRegularFile(file, { maxBytes: 8 * 1024 ** 3, what: 'checkpoint' });
   const tensors = parseSafetensors(bytes, file);
   const meta = safetensorsMetadata(bytes);
-  if (meta.format !== 'fastvision-checkpoint' || Number(meta.weights) !== learn.model.weights.length) {
-    throw new Error(`fastvision: '${file}' is not a checkpoint of this model (${meta.weights ?? '?'} weights, the model has ${learn.model.weights.length})`);
+  const bad = (why: string): never => {
+    throw new FastvisionError('BAD_FILE', `'${file}' ${why}; the learner is unchanged`);
+  };
+  if (meta.format !== 'fastvision-checkpoint') bad('is not a fastvision checkpoint');
+  if (Number(meta.weights) !== learn.model.weights.length) bad(`is a checkpoint of another model (${meta.weights} weights; this model has ${learn.model.weights.length})`);
+  let steps: Record<string, number>;
+  let hypers: unknown;
+  try {
+    steps = JSON.parse(meta.steps ?? '{}') as Record<string, number>;
+    hypers = JSON.parse(meta.hypers ?? '[]');
+  } catch (err) {
+    return bad(`has corrupt metadata (${(err as Error).message})`);
   }
-  learn.model.weights.forEach((w, i) => {
+  if (!Array.isArray(hypers) || typeof steps !== 'object' || steps === null) bad('has corrupt metadata');
+  const values = learn.model.weights.map((w, i) => {
     const t = tensors.get(`model.${i}`);
-    if (!t || !tf.util.arraysEqual(t.shape, w.shape as number[])) throw new Error(`fastvision: '${file}' does not fit weight ${i} (${w.name}) of this model`);
-    tf.tidy(() => {
-      w.write(tf.tensor(t.values, t.shape));
-    });
+    if (!t || !tf.util.arraysEqual(t.shape, w.shape as number[])) bad(`does not fit weight ${i} (${w.name}: [${w.shape.join(', ')}]) of this model`);
+    if (!t!.values.every(Number.isFinite)) bad(`holds NaN or infinite values in weight ${i} (${w.name})`);
+    return t!;
   });
-  const steps = JSON.parse(meta.steps ?? '{}') as Record<string, number>;
+  learn.model.weights.forEach((w, i) =>
+    tf.tidy(() => {
+      w.write(tf.tensor(values[i]!.values, values[i]!.shape));
+    }),
+  );
+  if (meta.withOpt === 'false') return;
   const state = new Map<tf.Variable, { gradAvg: tf.Tensor; sqrAvg: tf.Tensor; step: number }>();
   learn.opt.groups.forEach((g, gi) =>
     g.params.forEach((p, pi) => {
@@ -59,5 +80,5 @@ export async function loadCheckpoint(learn: Learner, file: string): Promise<void
       if (a && b) state.set(p, { gradAvg: tf.tensor(a.values, a.shape), sqrAvg: tf.tensor(b.values, b.shape), step: steps[`${gi}.${pi}`] ?? 0 });
     }),
   );
-  learn.opt.restore({ hypers: JSON.parse(meta.hypers ?? '[]'), state });
+  learn.opt.restore({ hypers: hypers as never, state });
 }

@@ -1,63 +1,168 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { version } from '../version.js';
-import type { InferenceConfig } from './inference.js';
-import { Learner } from './learner.js';
+import { writeFileAtomic } from '../core/atomicWrite.js';
+import { FastvisionError, osError } from '../core/errors.js';
+import { readRegularFile } from '../core/safeRead.js';
 import { ensureBackend } from '../engine/backend.js';
+import { version } from '../version.js';
+import { looksLikeExportMeta, validateExportMeta, type AnyExportMeta, type ExportMeta } from './exportFormat.js';
+import { Learner } from './learner.js';
 
-/** The `fastvision.json` of an export. */
-export interface ExportMeta extends InferenceConfig {
-  /** Always `'fastvision-export'`. */
-  format: 'fastvision-export';
-  /** Bumped if the layout ever changes. */
-  formatVersion: 1;
-  /** The fastvision version that wrote it. */
-  library: string;
-  /** The architecture's name, or null for a custom model. */
-  arch: string | null;
+export type { ExportMeta } from './exportFormat.js';
+
+/** Size limits of what an export's files may claim. */
+const limits = { meta: 1 << 20, model: 64 << 20, weights: 4 * 1024 ** 3 };
+
+/** Files fastvision writes into an export folder: what it may clean up there, and nothing else. */
+const ownFile = /^(model\.[0-9a-f]{12}\.json|weights\.[0-9a-f]{12}\.bin|\.fastvision-[^/]*\.tmp)$/;
+
+/** A tfjs `model.json`: the parts fastvision writes and reads. */
+interface ModelJson {
+  format?: string;
+  modelTopology: object;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
-/** Writes a learner's model and metadata into `dir`, replacing it atomically; returns `dir`. */
-export async function exportLearner(learn: Learner, dir: string): Promise<string> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await mkdir(tmp, { recursive: true });
-  try {
-    await learn.model.save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        const weights = artifacts.weightData instanceof ArrayBuffer ? [artifacts.weightData] : (artifacts.weightData as ArrayBuffer[] | undefined) ?? [];
-        const modelJson = {
-          format: 'layers-model',
-          generatedBy: `fastvision ${version}`,
-          convertedBy: null,
-          modelTopology: artifacts.modelTopology,
-          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-        };
-        await writeFile(join(tmp, 'model.json'), JSON.stringify(modelJson));
-        await writeFile(join(tmp, 'weights.bin'), Buffer.concat(weights.map((w) => Buffer.from(w))));
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const meta: ExportMeta = { format: 'fastvision-export', formatVersion: 1, library: version, arch: learn.arch ?? null, ...learn.inferenceConfig };
-    await writeFile(join(tmp, 'fastvision.json'), `${JSON.stringify(meta, null, 2)}\n`);
-    const old = `${dir}.old-${process.pid}-${Date.now()}`;
-    const exists = await stat(dir).then(() => true, () => false);
-    if (exists) await rename(dir, old);
-    await rename(tmp, dir);
-    if (exists) await rm(old, { recursive: true, force: true });
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw new Error(`fastvision: cannot export to '${dir}': ${(err as Error).message}`, { cause: err });
+/**
+ * Writes a learner's model and metadata into `dir` (fastai's `learn.export`).
+ *
+ * Safe to write: `dir` may be new, empty, or an earlier fastvision export; anything
+ * else (a file, a folder with other things in it) is refused, so an export never
+ * deletes what fastvision did not write. Replacing an export is crash-safe: the model
+ * and weights go to new files named by a hash of their content, then `model.json` and
+ * last `fastvision.json` are swapped in by atomic renames, so at every instant the
+ * folder holds the old or the new export, complete. Files of older exports (and of
+ * killed writes) are removed at the next export; the one before stays for readers
+ * that were mid-load.
+ */
+export async function exportLearner(learn: Learner, dirArg: string): Promise<string> {
+  const dir = resolve(dirArg);
+  const current = await prepareExportDir(dir, dirArg);
+  await cleanExportDir(dir, current);
+  const { modelTopology, weightSpecs, weightData } = await modelArtifacts(learn.model);
+  const id = createHash('sha256').update(JSON.stringify(modelTopology)).update(weightData).digest('hex').slice(0, 12);
+  const files = { model: `model.${id}.json`, weights: `weights.${id}.bin` };
+  const modelJson: ModelJson & { generatedBy: string; convertedBy: null } = {
+    format: 'layers-model',
+    generatedBy: `fastvision ${version}`,
+    convertedBy: null,
+    modelTopology,
+    weightsManifest: [{ paths: [files.weights], weights: weightSpecs }],
+  };
+  const modelText = JSON.stringify(modelJson);
+  const meta: ExportMeta = {
+    format: 'fastvision-export',
+    formatVersion: 2,
+    library: version,
+    arch: learn.arch ?? null,
+    ...learn.inferenceConfig,
+    files,
+    bytes: { model: Buffer.byteLength(modelText), weights: weightData.byteLength },
+  };
+  const write = (name: string, data: Uint8Array | string) => writeFileAtomic(join(dir, name), data, `.fastvision-${name}`);
+  await write(files.weights, weightData);
+  await write(files.model, modelText);
+  await write('model.json', modelText); // what plain tfjs loads
+  await write('fastvision.json', `${JSON.stringify(meta, null, 2)}\n`); // last: the switch to the new export
+  return dirArg;
+}
+
+/** Checks that `dir` may receive an export; returns its current metadata, if it holds one. */
+async function prepareExportDir(dir: string, shown: string): Promise<AnyExportMeta | undefined> {
+  const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw osError(err, 'export to', shown);
+  });
+  if (!st) {
+    await mkdir(dir, { recursive: true }).catch((err) => {
+      throw osError(err, 'create the export folder', shown);
+    });
+    return undefined;
   }
-  return dir;
+  if (!st.isDirectory()) throw new FastvisionError('UNSAFE_PATH', `cannot export to '${shown}': it is a file, not a folder; export to a new or empty folder`);
+  const entries = await readdir(dir).catch((err) => {
+    throw osError(err, 'list the export folder', shown);
+  });
+  if (entries.length === 0) return undefined;
+  const meta = entries.includes('fastvision.json') ? await readExportMeta(dir).catch(() => undefined) : undefined;
+  if (!meta) {
+    const listed = entries.slice(0, 5).join(', ') + (entries.length > 5 ? ', …' : '');
+    throw new FastvisionError(
+      'UNSAFE_PATH',
+      `cannot export to '${shown}': the folder is not empty and is not a fastvision export (it holds ${listed}); ` +
+        'export to a new or empty folder (fastvision never deletes what it did not write)',
+    );
+  }
+  return meta;
+}
+
+/**
+ * Removes fastvision's own files that no entry point references any more: older
+ * versions and leftovers of killed writes (here, and `<dir>.tmp-*` / `<dir>.old-*`
+ * folders of fastvision 0.1's writer). The current version stays.
+ */
+async function cleanExportDir(dir: string, current: AnyExportMeta | undefined): Promise<void> {
+  const keep = new Set<string>();
+  if (current?.formatVersion === 2) keep.add(current.files.model).add(current.files.weights);
+  try {
+    const modelJson = JSON.parse((await readRegularFile(join(dir, 'model.json'), { maxBytes: limits.model, what: 'model.json' })).toString('utf8')) as ModelJson;
+    for (const g of modelJson.weightsManifest ?? []) for (const p of g.paths ?? []) keep.add(p);
+  } catch {
+    // no model.json (or a broken one): nothing of it to keep
+  }
+  for (const name of await readdir(dir)) {
+    if (ownFile.test(name) && !keep.has(name)) await rm(join(dir, name), { force: true });
+    if (name === 'weights.bin' && current?.formatVersion === 2 && !keep.has(name)) await rm(join(dir, name), { force: true });
+  }
+  const parent = dirname(dir);
+  const legacy = new RegExp(`^${basename(dir).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(tmp|old)-\\d+-\\d+$`);
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    if (!legacy.test(name)) continue;
+    const inside = await readdir(join(parent, name)).catch(() => ['?']);
+    if (inside.every((f) => ['model.json', 'weights.bin', 'fastvision.json'].includes(f))) await rm(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+/** The model's topology and weights, as tfjs would save them, in memory. */
+async function modelArtifacts(model: tf.LayersModel): Promise<{ modelTopology: object; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: Buffer }> {
+  let out: { modelTopology: object; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: Buffer } | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const parts = artifacts.weightData instanceof ArrayBuffer ? [artifacts.weightData] : ((artifacts.weightData as ArrayBuffer[] | undefined) ?? []);
+      out = { modelTopology: artifacts.modelTopology as object, weightSpecs: artifacts.weightSpecs ?? [], weightData: Buffer.concat(parts.map((w) => Buffer.from(w))) };
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return out!;
+}
+
+/** Reads and validates `dir/fastvision.json`. */
+async function readExportMeta(dir: string): Promise<AnyExportMeta> {
+  const file = join(dir, 'fastvision.json');
+  const bytes = await readRegularFile(file, { maxBytes: limits.meta, what: 'export metadata' });
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new FastvisionError('BAD_FILE', `'${file}' is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return validateExportMeta(json, file);
 }
 
 /**
  * A learner from an export directory, ready to `predict` and `getPreds` without the
- * training data (fastai's `load_learner`). Only JSON and raw float32 weights are
- * read; nothing in an export is executed, so exports from others are safe to load.
+ * training data (fastai's `load_learner`).
  *
- * @param dir - A directory written by `learn.export()` (or `fastvision train`).
+ * Reading is bounded and checked: only regular files are read (a FIFO, a device or a
+ * folder in their place is refused), each file's size is checked against the
+ * metadata before it is read, every field of `fastvision.json` is validated (types,
+ * ranges, unique class names, an image size of at most 2048 px), weights must be
+ * float32 and finite (quantized weights are refused). Nothing in an export is
+ * executed: it is JSON and raw numbers.
+ *
+ * @param dirArg - A directory written by `learn.export()` (or `fastvision train`).
  *
  * @example
  * ```ts
@@ -65,39 +170,93 @@ export async function exportLearner(learn: Learner, dir: string): Promise<string
  * const { label, probs } = await learn.predict('cover.jpg');
  * ```
  */
-export async function loadLearner(dir: string): Promise<Learner> {
+export async function loadLearner(dirArg: string): Promise<Learner> {
   await ensureBackend();
-  const read = async (name: string) => {
-    try {
-      return await readFile(join(dir, name));
-    } catch {
-      throw new Error(`fastvision: '${dir}' is not a fastvision export: ${name} is missing`);
-    }
-  };
-  let meta: ExportMeta;
-  let modelJson: { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
-  try {
-    meta = JSON.parse((await read('fastvision.json')).toString('utf8')) as ExportMeta;
-    modelJson = JSON.parse((await read('model.json')).toString('utf8'));
-  } catch (err) {
-    if ((err as Error).message.includes('is not a fastvision export')) throw err;
-    throw new Error(`fastvision: '${dir}' has a corrupt export: ${(err as Error).message}`, { cause: err });
-  }
-  if (meta.format !== 'fastvision-export' || !Array.isArray(meta.vocab) || !meta.resize) {
-    throw new Error(`fastvision: '${dir}/fastvision.json' is not fastvision export metadata`);
-  }
-  const weights = await read('weights.bin');
+  const dir = resolve(dirArg);
+  const st = await lstat(dir).catch(() => undefined);
+  if (!st) throw new FastvisionError('BAD_FILE', `'${dirArg}' is not a fastvision export: the folder does not exist`);
+  const meta = await readExportMeta(dir).catch((err: FastvisionError) => {
+    if (/export metadata '.*' is missing/.test(err.message)) throw new FastvisionError('BAD_FILE', `'${dirArg}' is not a fastvision export: fastvision.json is missing`);
+    throw err;
+  });
+  const files = meta.formatVersion === 2 ? meta.files : { model: 'model.json', weights: 'weights.bin' };
+  const modelFile = join(dir, files.model);
+  const modelBytes = await readRegularFile(modelFile, { maxBytes: limits.model, what: 'model topology', ...(meta.formatVersion === 2 ? { bytes: meta.bytes.model } : {}) });
+  const modelJson = parseModelJson(modelBytes, modelFile, files.weights);
   const specs = modelJson.weightsManifest.flatMap((g) => g.weights);
   const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
-  if (weights.byteLength !== expected) {
-    throw new Error(`fastvision: '${dir}/weights.bin' has ${weights.byteLength} bytes; model.json describes ${expected}`);
+  if (meta.formatVersion === 2 && meta.bytes.weights !== expected) {
+    throw new FastvisionError('BAD_FILE', `'${dir}/fastvision.json' says the weights have ${meta.bytes.weights} bytes; '${modelFile}' describes ${expected}`);
   }
-  const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
-  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData }));
-  const units = model.outputs[0]!.shape.at(-1);
-  if (units !== meta.vocab.length) {
-    throw new Error(`fastvision: '${dir}' is mismatched: the model has ${units} outputs but the vocab has ${meta.vocab.length} classes`);
+  const weights = await readRegularFile(join(dir, files.weights), { maxBytes: limits.weights, bytes: expected, what: 'weights' });
+  const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
+  let model: tf.LayersModel;
+  try {
+    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData }));
+  } catch (err) {
+    throw new FastvisionError('BAD_FILE', `'${modelFile}' does not describe a model fastvision can build: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    checkFinite(model, join(dir, files.weights));
+    const units = model.outputs[0]!.shape.at(-1);
+    if (units !== meta.vocab.length) {
+      throw new FastvisionError('BAD_FILE', `'${dirArg}' is mismatched: the model has ${units} outputs but the vocab has ${meta.vocab.length} classes`);
+    }
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
   const { vocab, multiLabel, resize, normalize } = meta;
-  return new Learner(undefined, model, { inference: { vocab, multiLabel, resize, normalize }, ...(meta.arch ? { arch: meta.arch } : {}) });
+  return new Learner(undefined, model, { inference: { vocab, multiLabel, resize, normalize: normalize ?? undefined }, ...(meta.arch ? { arch: meta.arch } : {}) });
+}
+
+/** A tfjs model.json, checked for what fastvision relies on: float32 weights, unquantized, in the expected file. */
+function parseModelJson(bytes: Buffer, file: string, weightsFile: string): ModelJson {
+  let json: ModelJson;
+  try {
+    json = JSON.parse(bytes.toString('utf8')) as ModelJson;
+  } catch (err) {
+    throw new FastvisionError('BAD_FILE', `'${file}' is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const fail = (why: string): never => {
+    throw new FastvisionError('BAD_FILE', `'${file}' is not a tfjs model fastvision can load: ${why}`);
+  };
+  if (!json || typeof json !== 'object' || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) fail('it needs a modelTopology and a weightsManifest');
+  for (const group of json.weightsManifest) {
+    if (!Array.isArray(group?.weights) || !Array.isArray(group.paths)) fail('a weightsManifest entry lacks paths or weights');
+    if (group.paths.some((p) => p !== weightsFile)) fail(`its weights are in ${JSON.stringify(group.paths)}, not '${weightsFile}'`);
+    for (const w of group.weights) {
+      if (typeof w?.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`weight ${JSON.stringify(w?.name)} has no valid shape`);
+      if ((w as { quantization?: unknown }).quantization) fail(`weight '${w.name}' is quantized (${JSON.stringify((w as { quantization?: unknown }).quantization)}); fastvision reads float32 weights only: export without quantization`);
+      if (w.dtype !== 'float32') fail(`weight '${w.name}' has dtype ${JSON.stringify(w.dtype)}; fastvision reads float32 weights only`);
+    }
+  }
+  return json;
+}
+
+/** Refuses weights that are NaN or infinite: they would load, then predict nothing. */
+function checkFinite(model: tf.LayersModel, file: string): void {
+  const bad = model.weights.filter((w) => tf.tidy(() => !tf.all(tf.isFinite(w.read())).dataSync()[0]));
+  if (bad.length) {
+    throw new FastvisionError('BAD_FILE', `'${file}' holds NaN or infinite values (in ${bad.slice(0, 5).map((w) => w.originalName).join(', ')}${bad.length > 5 ? ', …' : ''})`);
+  }
+}
+
+/**
+ * Whether `dir` holds a fastvision export: what `learn.export(dir)` may replace.
+ *
+ * @param dir - A folder.
+ *
+ * @example
+ * ```ts
+ * if (!(await isExportDir('models/cats'))) console.log('export would create a new folder, or refuse a foreign one');
+ * ```
+ */
+export async function isExportDir(dir: string): Promise<boolean> {
+  try {
+    const bytes = await readRegularFile(join(dir, 'fastvision.json'), { maxBytes: limits.meta, what: 'export metadata' });
+    return looksLikeExportMeta(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FastvisionError } from '../core/errors.js';
 
 /** Where cached body features are kept (`featureCache` in LearnerOptions): memory within a byte budget, then files. */
 export interface FeatureCacheOptions {
@@ -34,7 +35,7 @@ export class FeatureStore {
 
   constructor(opts: FeatureCacheOptions = {}) {
     this.budget = opts.memoryBytes ?? defaultFeatureMemoryBytes;
-    if (!(this.budget >= 0)) throw new Error(`fastvision: featureCache.memoryBytes must be ≥ 0, got ${String(opts.memoryBytes)}`);
+    if (!(this.budget >= 0)) throw new FastvisionError('BAD_OPTION', `fastvision: featureCache.memoryBytes must be ≥ 0, got ${String(opts.memoryBytes)}`);
     this.dirOption = opts.dir;
   }
 
@@ -75,7 +76,7 @@ export class FeatureStore {
     const inMemory = this.memory.get(key);
     if (inMemory) return out.set(inMemory, offset);
     const file = this.files.get(key);
-    if (!file) throw new Error(`fastvision: no cached features for '${key}'`);
+    if (!file) throw new FastvisionError('BAD_OPTION', `fastvision: no cached features for '${key}'`);
     const buf = readFileSync(file);
     out.set(new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4), offset);
   }

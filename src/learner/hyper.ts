@@ -1,3 +1,5 @@
+import { FastvisionError } from '../core/errors.js';
+
 /**
  * fastai's `slice(hi)` / `slice(lo, hi)` for learning rates (and any hyper-parameter) across layer groups.
  *
@@ -71,7 +73,7 @@ export function expandHyper(value: HyperValue, nGroups: number, name: string): n
   }
   if (typeof value === 'number') return Array<number>(nGroups).fill(value);
   if (value.length !== nGroups) {
-    throw new Error(`fastvision: ${name} has ${value.length} values but the model has ${nGroups} layer groups; give one per group, one number, or a slice`);
+    throw new FastvisionError('BAD_OPTION', `fastvision: ${name} has ${value.length} values but the model has ${nGroups} layer groups; give one per group, one number, or a slice`);
   }
   return [...value];
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DataLoader } from '../data/dataLoader.js';
-import { decodeImage, type ResizeSpec } from '../data/image.js';
+import { BadImageError, decodeImage, type ResizeSpec } from '../data/image.js';
 import { normalizePixels, type NormStats } from '../data/normalize.js';
 import type { Learner } from './learner.js';
 import { rng } from '../data/splitters.js';
@@ -104,6 +104,31 @@ export async function predict(learn: Learner, item: string | Buffer): Promise<Pr
   }
   const index = decoded![0]!;
   return { label: cfg.vocab[index]!, index, labels: [cfg.vocab[index]!], probs: probList };
+}
+
+/** What {@link predictMany} returns: a prediction per image that could be read, and the ones that could not. */
+export interface ManyPredictions {
+  /** In input order, without the skipped images. */
+  predictions: (Prediction & { item: string | Buffer })[];
+  /** Images that could not be decoded, with why (only with `onBadImage: 'skip'`). */
+  skipped: { item: string | Buffer; reason: string }[];
+}
+
+/**
+ * `predict` over many images. With `onBadImage: 'skip'` an image that cannot be
+ * decoded is reported in `skipped` instead of stopping the run.
+ */
+export async function predictMany(learn: Learner, items: readonly (string | Buffer)[], opts: { onBadImage?: 'error' | 'skip' } = {}): Promise<ManyPredictions> {
+  const out: ManyPredictions = { predictions: [], skipped: [] };
+  for (const item of items) {
+    try {
+      out.predictions.push({ item, ...(await predict(learn, item)) });
+    } catch (err) {
+      if (opts.onBadImage !== 'skip' || !(err instanceof BadImageError)) throw err;
+      out.skipped.push({ item, reason: err.reason });
+    }
+  }
+  return out;
 }
 
 /** Options of `learn.tta` ({@link Learner.tta}), with fastai's defaults. */

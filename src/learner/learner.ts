@@ -15,7 +15,7 @@ import { expandHyper, slice, type HyperValue } from './hyper.js';
 import { bceWithLogitsLossFlat, crossEntropyLossFlat, type LossFunc } from './losses.js';
 import { exportLearner } from './export.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { getPreds, predict, tta, type GetPredsOptions, type InferenceConfig, type Prediction, type Preds, type TtaOptions } from './inference.js';
+import { getPreds, predict, predictMany, tta, type GetPredsOptions, type InferenceConfig, type ManyPredictions, type Prediction, type Preds, type TtaOptions } from './inference.js';
 import { LRFinder, suggestionFuncs, type SuggestionName } from './lrFinder.js';
 import { toMetric, type Metric, type MetricLike } from './metrics.js';
 import { Adam, type ParamGroup } from './optimizer.js';
@@ -32,6 +32,7 @@ import { capabilities } from '../engine/capabilities.js';
 import { LossLog } from './lossLog.js';
 import { useFastTraining } from '../engine/tfjs/fastTraining.js';
 import { FusedInference } from '../engine/tfjs/fusedInference.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** Options of {@link Learner}, with fastai's defaults. */
 export interface LearnerOptions {
@@ -199,7 +200,7 @@ export class Learner {
    * @param opts - Loss, metrics, weight decay, layer groups, callbacks; fastai's defaults.
    */
   constructor(dls: DataLoaders | undefined, model: tf.LayersModel, opts: LearnerOptions = {}) {
-    if (!dls && !opts.inference) throw new Error('fastvision: a Learner needs DataLoaders (or, for inference only, an inference config)');
+    if (!dls && !opts.inference) throw new FastvisionError('TRAINING', 'fastvision: a Learner needs DataLoaders (or, for inference only, an inference config)');
     this.dataLoaders = dls;
     this.storedInference = opts.inference;
     this.model = model;
@@ -227,14 +228,14 @@ export class Learner {
 
   /** The DataLoaders. Setting new ones (e.g. `dls.withSize(320)`) keeps the model and its weights. */
   get dls(): DataLoaders {
-    if (!this.dataLoaders) throw new Error('fastvision: this learner has no DataLoaders (it was loaded for inference); set learn.dls first');
+    if (!this.dataLoaders) throw new FastvisionError('TRAINING', 'fastvision: this learner has no DataLoaders (it was loaded for inference); set learn.dls first');
     return this.dataLoaders;
   }
 
   set dls(next: DataLoaders) {
     const vocab = this.inferenceConfig.vocab;
     if (next.vocab.join('\u0000') !== vocab.join('\u0000')) {
-      throw new Error(`fastvision: the new DataLoaders' vocab (${next.vocab.join(', ')}) differs from the learner's (${vocab.join(', ')})`);
+      throw new FastvisionError('TRAINING', `fastvision: the new DataLoaders' vocab (${next.vocab.join(', ')}) differs from the learner's (${vocab.join(', ')})`);
     }
     // Re-check normalisation: the weights were trained on these statistics.
     const stats = this.inferenceConfig.normalize;
@@ -264,12 +265,16 @@ export class Learner {
     return this.dataLoaders?.path ?? '.';
   }
 
-  /** Saves weights and optimizer state to `<path>/models/<name>.safetensors`, for resuming; returns the file. */
-  save(name: string): Promise<string> {
-    return saveCheckpoint(this, join(this.path, 'models', `${name}.safetensors`));
+  /**
+   * Saves weights (and with `withOpt`, default true, the optimizer's state) to
+   * `<path>/models/<name>.safetensors`, atomically, for resuming (fastai's
+   * `learn.save`); returns the file.
+   */
+  save(name: string, opts: { withOpt?: boolean } = {}): Promise<string> {
+    return saveCheckpoint(this, join(this.path, 'models', `${name}.safetensors`), opts.withOpt ?? true);
   }
 
-  /** Loads what {@link save} wrote. */
+  /** Loads what {@link save} wrote; checks everything first, so a bad file changes nothing. */
   async load(name: string): Promise<void> {
     await loadCheckpoint(this, join(this.path, 'models', `${name}.safetensors`));
   }
@@ -277,6 +282,14 @@ export class Learner {
   /** One image (a path or an encoded buffer) → `{ label, index, labels, probs }`, as fastai's `predict`. */
   predict(item: string | Buffer): Promise<Prediction> {
     return predict(this, item);
+  }
+
+  /**
+   * {@link predict} over many images; with `onBadImage: 'skip'`, images that cannot be
+   * decoded are listed in `skipped` (with why) instead of stopping the run.
+   */
+  predictMany(items: readonly (string | Buffer)[], opts: { onBadImage?: 'error' | 'skip' } = {}): Promise<ManyPredictions> {
+    return predictMany(this, items, opts);
   }
 
   /**
@@ -412,7 +425,7 @@ export class Learner {
     // Without this, lrFind would wait forever for iterations that never come.
     const train = this.dls.train;
     if (train.length === 0) {
-      throw new Error(
+      throw new FastvisionError('TRAINING',
         `fastvision: the training set has ${train.n} images, fewer than one batch of ${train.bs} (the last incomplete batch is dropped); ` +
           `use a batch size of at most ${train.n} (bs), or more images`,
       );

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FastvisionError } from '../core/errors.js';
 
 /** Where a training step happened, to name it in a non-finite loss error. */
 export interface StepPlace {
@@ -45,7 +46,7 @@ export class LossLog {
     const bad = allowNonFinite ? -1 : values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       const { epoch, iter, lrs } = batch[bad]!.place;
-      throw new Error(`fastvision: the training loss is ${values[bad]} at epoch ${epoch}, iteration ${iter} (lr ${lrs}); training stopped`);
+      throw new FastvisionError('TRAINING', `fastvision: the training loss is ${values[bad]} at epoch ${epoch}, iteration ${iter} (lr ${lrs}); training stopped`);
     }
     return values;
   }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FastvisionError } from '../core/errors.js';
 
 /** One layer group's hyper-parameters, as fastai's optimizer `hypers`. */
 export interface Hypers {
@@ -73,7 +74,7 @@ export class Adam {
 
   /** Sets one hyper-parameter, one value per group. */
   setHyper(name: keyof Hypers, values: readonly number[]): void {
-    if (values.length !== this.hypers.length) throw new Error(`fastvision: ${name} needs ${this.hypers.length} values, got ${values.length}`);
+    if (values.length !== this.hypers.length) throw new FastvisionError('BAD_OPTION', `fastvision: ${name} needs ${this.hypers.length} values, got ${values.length}`);
     values.forEach((v, i) => (this.hypers[i]![name] = v));
   }
 

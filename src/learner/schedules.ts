@@ -1,3 +1,5 @@
+import { FastvisionError } from '../core/errors.js';
+
 /** A hyper-parameter as a function of training progress, `pos` in [0, 1]. */
 export type Sched = (pos: number) => number;
 
@@ -64,9 +66,9 @@ export const schedPoly = (start: number, end: number, power: number): Sched => (
  * ```
  */
 export function combineScheds(pcts: readonly number[], scheds: readonly Sched[]): Sched {
-  if (pcts.length !== scheds.length) throw new Error('fastvision: combineScheds needs one share per schedule');
+  if (pcts.length !== scheds.length) throw new FastvisionError('BAD_OPTION', 'fastvision: combineScheds needs one share per schedule');
   if (pcts.some((p) => p < 0) || Math.abs(pcts.reduce((a, b) => a + b, 0) - 1) > 1e-12) {
-    throw new Error(`fastvision: schedule shares must be ≥ 0 and add up to 1, got ${pcts.join(', ')}`);
+    throw new FastvisionError('BAD_OPTION', `fastvision: schedule shares must be ≥ 0 and add up to 1, got ${pcts.join(', ')}`);
   }
   const bounds = [0];
   for (const p of pcts) bounds.push(bounds.at(-1)! + p);

@@ -1,7 +1,7 @@
 import { writeFileAtomic } from '../core/atomicWrite.js';
-import * as tf from '@tensorflow/tfjs';
 import { Callback, CancelFitException } from './callback.js';
 import { formatTime } from './progress.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** Options of the callbacks that watch a metric. */
 export interface MonitorOptions {
@@ -36,7 +36,7 @@ abstract class TrackerCallback extends Callback {
   protected check(): { value: number; improved: boolean } {
     const names = this.learn.recorder.metricNames;
     const k = names.indexOf(this.monitor);
-    if (k < 0) throw new Error(`fastvision: cannot monitor '${this.monitor}'; the columns are ${names.join(', ')}`);
+    if (k < 0) throw new FastvisionError('BAD_OPTION', `fastvision: cannot monitor '${this.monitor}'; the columns are ${names.join(', ')}`);
     const value = this.learn.recorder.values.at(-1)![k]!;
     const improved = this.lower ? value < this.best - this.minDelta : value > this.best + this.minDelta;
     if (improved) this.best = value;
@@ -44,40 +44,66 @@ abstract class TrackerCallback extends Callback {
   }
 }
 
+/** Options of {@link SaveModelCallback}, with fastai's defaults. */
+export interface SaveModelOptions extends MonitorOptions {
+  /** The checkpoint's name: `<learn.path>/models/<fname>.safetensors`. Default `'model'`. */
+  fname?: string;
+  /** Save after every epoch (`true`) or every n epochs, as `<fname>_<epoch>`, instead of only improvements. Default false. */
+  everyEpoch?: boolean | number;
+  /** Save the optimizer's state too, to resume training. Default false. */
+  withOpt?: boolean;
+  /** Save at the end of the fit rather than loading the best back. Default false. */
+  atEnd?: boolean;
+}
+
 /**
- * Keeps the weights of the best epoch by `monitor` and (with `restoreBest`, default true) puts them back after the fit.
+ * fastai's `SaveModelCallback`: writes the model to `<learn.path>/models/<fname>.safetensors`
+ * whenever `monitor` improves (atomically: a crash leaves the previous best whole), and
+ * after the fit loads the best back. With `everyEpoch` it saves every (n-th) epoch as
+ * `<fname>_<epoch>` instead; with `atEnd` it saves once, after the fit. Checkpoints are
+ * on disk, so a killed run keeps its best epoch: `learn.load(fname)` gets it back.
  *
  * @example
  * ```ts
- * await learn.fitOneCycle(10, 1e-3, { cbs: [new SaveModelCallback({ monitor: 'error_rate' })] });
+ * await learn.fitOneCycle(10, 1e-3, { cbs: [new SaveModelCallback({ monitor: 'error_rate', fname: 'best' })] });
  * ```
  */
 export class SaveModelCallback extends TrackerCallback {
-  private bestWeights: tf.Tensor[] | undefined;
   bestEpoch = -1;
-  /**
-   * @param opts - What to monitor (default `valid_loss`), whether lower is better, `minDelta`, and `restoreBest` (load the best weights after the fit; default true).
-   */
-  constructor(opts: MonitorOptions & { restoreBest?: boolean } = {}) {
+  private readonly fname: string;
+  private readonly everyEpoch: number;
+  private readonly withOpt: boolean;
+  private readonly atEnd: boolean;
+
+  /** @param opts - What to monitor (default `valid_loss`), `fname` (default `'model'`), `everyEpoch`, `withOpt`, `atEnd`. */
+  constructor(opts: SaveModelOptions = {}) {
     super(opts);
-    this.restoreBest = opts.restoreBest ?? true;
+    this.fname = opts.fname ?? 'model';
+    if (!/^[\w.-]+$/.test(this.fname)) throw new FastvisionError('BAD_OPTION', `SaveModelCallback fname '${this.fname}' must be a plain file name (letters, digits, '.', '-', '_')`);
+    const every = opts.everyEpoch ?? false;
+    this.everyEpoch = every === true ? 1 : every === false ? 0 : every;
+    if (!(Number.isInteger(this.everyEpoch) && this.everyEpoch >= 0)) throw new FastvisionError('BAD_OPTION', `SaveModelCallback everyEpoch must be true, false or a whole number of epochs, got ${String(opts.everyEpoch)}`);
+    this.withOpt = opts.withOpt ?? false;
+    this.atEnd = opts.atEnd ?? false;
   }
-  private readonly restoreBest: boolean;
 
-  override afterEpoch(): void {
+  override async afterEpoch(): Promise<void> {
+    if (this.everyEpoch) {
+      if (this.learn.epoch % this.everyEpoch === 0) await this.learn.save(`${this.fname}_${this.learn.epoch}`, { withOpt: this.withOpt });
+      return;
+    }
     if (!this.check().improved) return;
-    tf.dispose(this.bestWeights ?? []);
-    this.bestWeights = this.learn.model.weights.map((w) => tf.clone(w.read()));
     this.bestEpoch = this.learn.epoch;
+    if (!this.atEnd) await this.learn.save(this.fname, { withOpt: this.withOpt });
   }
 
-  override afterFit(): void {
-    if (this.restoreBest && this.bestWeights) {
-      this.learn.model.weights.forEach((w, i) => w.write(this.bestWeights![i]!));
+  override async afterFit(): Promise<void> {
+    if (this.atEnd) {
+      await this.learn.save(this.fname, { withOpt: this.withOpt });
+    } else if (!this.everyEpoch && this.bestEpoch >= 0) {
+      await this.learn.load(this.fname);
       this.learn.logger(`Better model found at epoch ${this.bestEpoch} with ${this.monitor} value: ${this.best}.`);
     }
-    tf.dispose(this.bestWeights ?? []);
-    this.bestWeights = undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { writeFileAtomic } from '../core/atomicWrite.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** One cell of a grid: uint8 RGB pixels (HWC) and a caption. */
 export interface GridImage {
@@ -42,7 +43,7 @@ const gap = 8;
  * ```
  */
 export async function writeImageGrid(images: readonly GridImage[], opts: ImageGridOptions): Promise<string> {
-  if (images.length === 0) throw new Error('fastvision: no images to draw');
+  if (images.length === 0) throw new FastvisionError('BAD_OPTION', 'fastvision: no images to draw');
   const rows = Math.max(1, Math.min(images.length, opts.rows ?? Math.floor(Math.sqrt(images.length))));
   const cols = Math.ceil(images.length / rows);
   const longest = Math.max(...images.map((im) => Math.max(im.width, im.height)));

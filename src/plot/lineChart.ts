@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { writeFileAtomic } from '../core/atomicWrite.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** One line of a chart. */
 export interface Series {
@@ -71,7 +72,7 @@ export async function writeLineCharts(charts: ChartSpec[], file: string): Promis
 function lineChartSpec(opts: ChartSpec): object {
   const { series, points = [], xTitle, yTitle, title, xLog = false, width = 520, height = 320 } = opts;
   const values = series.flatMap((s) => s.x.map((x, i) => ({ series: s.name, x, y: s.y[i]! })).filter((d) => Number.isFinite(d.y) && Number.isFinite(d.x)));
-  if (values.length === 0) throw new Error(`fastvision: nothing to plot${title ? ` in '${title}'` : ''}`);
+  if (values.length === 0) throw new FastvisionError('BAD_OPTION', `fastvision: nothing to plot${title ? ` in '${title}'` : ''}`);
   const xs = values.map((d) => d.x);
   const x = {
     field: 'x',

@@ -5,6 +5,7 @@ import { pretrainedConfigs, type ArchName } from './pretrained.js';
 import { layerNodes } from '../engine/tfjs/privateFields.js';
 import { loadStateDict } from './torchWeights.js';
 import { pretrainedWeights, weightsLocation } from './weights.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** A pretrained (or not) feature extractor: images in, feature maps out, in layer groups. */
 export interface VisionBody {
@@ -39,7 +40,7 @@ export interface ArchBodyOptions extends FetchOptions {
  */
 export async function bodyFromArch(arch: ArchName, opts: ArchBodyOptions = {}): Promise<VisionBody> {
   const config = pretrainedConfigs[arch];
-  if (!config) throw new Error(`fastvision: unknown architecture '${String(arch)}'; expected one of ${Object.keys(pretrainedConfigs).join(', ')}`);
+  if (!config) throw new FastvisionError('BAD_OPTION', `fastvision: unknown architecture '${String(arch)}'; expected one of ${Object.keys(pretrainedConfigs).join(', ')}`);
   // Weights first: a download or a file that fails its checks then leaves no model behind.
   const weights = (opts.pretrained ?? true) ? await pretrainedWeights(arch, opts) : undefined;
   const full = config.build();
@@ -57,7 +58,7 @@ export async function bodyFromArch(arch: ArchName, opts: ArchBodyOptions = {}): 
   const last = full.layers.filter((l) => bodyLayers.has(l)).at(-1)!;
   const model = tf.model({ inputs: full.inputs, outputs: last.output as tf.SymbolicTensor, name: `${arch}_body` });
   for (const l of model.layers) {
-    if (l.getClassName() !== 'InputLayer' && !bodyLayers.has(l)) throw new Error(`fastvision: layer '${l.name}' of ${arch} is in no layer group`);
+    if (l.getClassName() !== 'InputLayer' && !bodyLayers.has(l)) throw new FastvisionError('BAD_OPTION', `fastvision: layer '${l.name}' of ${arch} is in no layer group`);
   }
   // The ImageNet classifier is not part of the body: free its weights.
   for (const l of full.layers) if (!model.layers.includes(l)) l.dispose();
@@ -103,7 +104,7 @@ export function fromLayersModel(source: tf.LayersModel, opts: LayersModelBodyOpt
     const node = layerNodes(layer)[0]!;
     const inputs = node.inputTensors.map((t) => {
       const m = mapped.get(t.id);
-      if (!m) throw new Error(`fastvision: layer '${layer.name}' reads a tensor from outside the body (cut at '${layers[cutIndex]!.name}')`);
+      if (!m) throw new FastvisionError('BAD_OPTION', `fastvision: layer '${layer.name}' reads a tensor from outside the body (cut at '${layers[cutIndex]!.name}')`);
       return m;
     });
     const out = layer.apply(inputs.length === 1 ? inputs[0]! : inputs) as tf.SymbolicTensor;
@@ -113,7 +114,7 @@ export function fromLayersModel(source: tf.LayersModel, opts: LayersModelBodyOpt
   const model = tf.model({ inputs: input, outputs: last, name: `${source.name}_body` });
   const bodyLayers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const starts = new Set(opts.splitAt ?? []);
-  for (const name of starts) if (!bodyLayers.some((l) => l.name === name)) throw new Error(`fastvision: splitAt layer '${name}' is not in the body`);
+  for (const name of starts) if (!bodyLayers.some((l) => l.name === name)) throw new FastvisionError('BAD_OPTION', `fastvision: splitAt layer '${name}' is not in the body`);
   const groups: tf.layers.Layer[][] = [[]];
   for (const l of bodyLayers) {
     if (starts.has(l.name) && groups.at(-1)!.length) groups.push([]);
@@ -126,12 +127,12 @@ function resolveCut(model: tf.LayersModel, cut: string | number | undefined): nu
   const layers = model.layers;
   if (typeof cut === 'number') {
     const i = cut < 0 ? layers.length + cut : cut;
-    if (!(i >= 0 && i < layers.length)) throw new Error(`fastvision: cut ${cut} is outside the model's ${layers.length} layers`);
+    if (!(i >= 0 && i < layers.length)) throw new FastvisionError('BAD_OPTION', `fastvision: cut ${cut} is outside the model's ${layers.length} layers`);
     return i;
   }
   if (typeof cut === 'string') {
     const i = layers.findIndex((l) => l.name === cut);
-    if (i < 0) throw new Error(`fastvision: cut '${cut}' is not a layer of '${model.name}'; its last layers are ${layers.slice(-8).map((l) => `'${l.name}'`).join(', ')}`);
+    if (i < 0) throw new FastvisionError('BAD_OPTION', `fastvision: cut '${cut}' is not a layer of '${model.name}'; its last layers are ${layers.slice(-8).map((l) => `'${l.name}'`).join(', ')}`);
     return i;
   }
   // fastai cuts before the pooling; here: before the trailing pool/flatten/dense/dropout layers.

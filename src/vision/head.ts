@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FastvisionError } from '../core/errors.js';
 
 /** Options of {@link createHead}, with fastai's defaults. */
 export interface HeadOptions {
@@ -35,10 +36,10 @@ export interface HeadOptions {
 export function createHead(features: tf.SymbolicTensor, nOut: number, opts: HeadOptions = {}): tf.SymbolicTensor {
   const { linFtrs = [512], ps = 0.5, concatPool = true, firstBn = true, bnFinal = false } = opts;
   const nf = features.shape[features.shape.length - 1];
-  if (nf == null) throw new Error('fastvision: createHead needs a body output with a known channel count');
+  if (nf == null) throw new FastvisionError('BAD_OPTION', 'fastvision: createHead needs a body output with a known channel count');
   const sizes = [concatPool ? 2 * nf : nf, ...linFtrs, nOut];
   const drops = Array.isArray(ps) ? ps : [...Array<number>(sizes.length - 2).fill(ps / 2), ps];
-  if (drops.length !== sizes.length - 1) throw new Error(`fastvision: ps has ${drops.length} values for ${sizes.length - 1} linear layers`);
+  if (drops.length !== sizes.length - 1) throw new FastvisionError('BAD_OPTION', `fastvision: ps has ${drops.length} values for ${sizes.length - 1} linear layers`);
   let x: tf.SymbolicTensor;
   if (concatPool) {
     const max = tf.layers.globalMaxPooling2d({ name: 'head_pool_max' }).apply(features) as tf.SymbolicTensor;

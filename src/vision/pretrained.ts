@@ -52,7 +52,16 @@ export interface PretrainedConfig {
   /** Model-hub repository and file of the safetensors weights. */
   hubRepo: string;
   hubFile: string;
-  /** Size and sha256 of the file, when known (otherwise a cached file is checked by parsing it). */
+  /**
+   * The hub revision: an immutable commit hash where it is known, else `'main'`. (The
+   * hashes could not be looked up where fastvision is built, which has no internet;
+   * files are then pinned on first use, see `sha256`.)
+   */
+  revision: string;
+  /**
+   * Size and sha256 of the file, when known. Without them the first file used is
+   * trusted and recorded (`<cacheDir>/hub/pins.json`), and every later one must match.
+   */
   bytes?: number;
   sha256?: string;
   /** How the file names its tensors, when not as torchvision does. */
@@ -90,13 +99,14 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
  * ```
  */
 export const pretrainedConfigs: Readonly<Record<ArchName, PretrainedConfig>> = {
-  resnet18: { build: () => buildResnet(resnetConfigs.resnet18, 1000, 'resnet18'), hubRepo: 'timm/resnet18.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
-  resnet34: { build: () => buildResnet(resnetConfigs.resnet34, 1000, 'resnet34'), hubRepo: 'timm/resnet34.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
-  resnet50: { build: () => buildResnet(resnetConfigs.resnet50, 1000, 'resnet50'), hubRepo: 'timm/resnet50.tv_in1k', hubFile: 'model.safetensors', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
+  resnet18: { build: () => buildResnet(resnetConfigs.resnet18, 1000, 'resnet18'), hubRepo: 'timm/resnet18.tv_in1k', hubFile: 'model.safetensors', revision: 'main', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
+  resnet34: { build: () => buildResnet(resnetConfigs.resnet34, 1000, 'resnet34'), hubRepo: 'timm/resnet34.tv_in1k', hubFile: 'model.safetensors', revision: 'main', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
+  resnet50: { build: () => buildResnet(resnetConfigs.resnet50, 1000, 'resnet50'), hubRepo: 'timm/resnet50.tv_in1k', hubFile: 'model.safetensors', revision: 'main', stats: imagenetStats, groups: resnetGroups, inputSize: 224 },
   mobilenetV2: {
     build: () => buildMobilenetV2(1000, 'mobilenetV2'),
     hubRepo: 'timm/mobilenetv2_100.ra_in1k',
     hubFile: 'model.safetensors',
+    revision: 'main',
     keyMap: timmMobilenetV2Keys,
     stats: imagenetStats,
     groups: [range(0, 6), range(7, 18)],

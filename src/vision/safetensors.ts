@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isSafetensorsDtype, safetensorsDtypeBits, toFloat32, type SafetensorsDtype } from './safetensorsDtypes.js';
+import { FastvisionError } from '../core/errors.js';
 
 export { halfToFloat, type SafetensorsDtype } from './safetensorsDtypes.js';
 
@@ -162,7 +163,7 @@ export async function loadSafetensors(file: string): Promise<Map<string, TensorD
   try {
     bytes = await readFile(file);
   } catch (err) {
-    throw new Error(`fastvision: cannot read '${file}': ${(err as Error).message}`, { cause: err });
+    throw new FastvisionError('BAD_FILE', `fastvision: cannot read '${file}': ${(err as Error).message}`, { cause: err });
   }
   return parseSafetensors(bytes, file);
 }
@@ -170,7 +171,7 @@ export async function loadSafetensors(file: string): Promise<Map<string, TensorD
 const invalid =
   (source: string) =>
   (why: string): never => {
-    throw new Error(`fastvision: '${source}' is not a valid safetensors file: ${why}`);
+    throw new FastvisionError('BAD_FILE', `fastvision: '${source}' is not a valid safetensors file: ${why}`);
   };
 
 function checkEntry(name: string, raw: unknown, dataLength: number, fail: (why: string) => never): SafetensorsEntry {
@@ -231,7 +232,7 @@ export function serializeSafetensors(tensors: Record<string, TensorToWrite>, met
   for (const [name, t] of Object.entries(tensors)) {
     const [dtype, bytes] = 'values' in t ? (['F32', new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength)] as const) : [t.dtype, t.bytes];
     const need = (t.shape.reduce((a, b) => a * b, 1) * safetensorsDtypeBits[dtype]) / 8;
-    if (need !== bytes.byteLength) throw new Error(`fastvision: tensor '${name}' (${dtype} [${t.shape.join(', ')}]) needs ${need} bytes, got ${bytes.byteLength}`);
+    if (need !== bytes.byteLength) throw new FastvisionError('BAD_FILE', `fastvision: tensor '${name}' (${dtype} [${t.shape.join(', ')}]) needs ${need} bytes, got ${bytes.byteLength}`);
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
     blobs.push(bytes);
     offset += bytes.byteLength;

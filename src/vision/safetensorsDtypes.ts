@@ -1,3 +1,5 @@
+import { FastvisionError } from '../core/errors.js';
+
 /**
  * Every element type the safetensors format defines, with its size in bits. Hub
  * files written by PyTorch carry int64 buffers (BatchNorm's `num_batches_tracked`);
@@ -89,7 +91,7 @@ export function toFloat32(raw: Uint8Array, dtype: SafetensorsDtype, describe: st
     case 'F8_E8M0':
       return Float32Array.from(bytes, (b) => (b === 0xff ? Number.NaN : 2 ** (b - 127)));
     default:
-      throw new Error(`fastvision: ${describe} has dtype ${dtype}, which packs several values per byte in an order the safetensors format does not fix; fastvision does not convert it`);
+      throw new FastvisionError('BAD_FILE', `fastvision: ${describe} has dtype ${dtype}, which packs several values per byte in an order the safetensors format does not fix; fastvision does not convert it`);
   }
 }
 

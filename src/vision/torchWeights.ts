@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorData } from './safetensors.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** Maps a torchvision-style key (`layer1.0.conv1.weight`) to the key a file uses. */
 export type KeyMap = (torchvisionKey: string) => string;
@@ -58,6 +59,7 @@ export function loadStateDict(model: tf.LayersModel, tensors: ReadonlyMap<string
   const used = new Set<string>();
   const missing: string[] = [];
   const wrongShape: string[] = [];
+  const nonFinite: string[] = [];
   const assignments: [tf.layers.Layer, tf.Tensor[]][] = [];
   for (const layer of model.layers) {
     if (layer.weights.length === 0) continue;
@@ -65,7 +67,7 @@ export function loadStateDict(model: tf.LayersModel, tensors: ReadonlyMap<string
     for (const w of layer.weights) {
       const param = w.originalName.split('/').pop()!;
       const name = torchParam[param];
-      if (!name) throw new Error(`fastvision: no PyTorch equivalent for weight '${w.originalName}' of layer '${layer.name}'`);
+      if (!name) throw new FastvisionError('BAD_FILE', `fastvision: no PyTorch equivalent for weight '${w.originalName}' of layer '${layer.name}'`);
       const key = keyMap(`${layer.name.replaceAll('_', '.')}.${name}`);
       const t = tensors.get(key);
       if (!t) {
@@ -73,6 +75,10 @@ export function loadStateDict(model: tf.LayersModel, tensors: ReadonlyMap<string
         continue;
       }
       used.add(key);
+      if (!t.values.every(Number.isFinite)) {
+        nonFinite.push(key);
+        continue;
+      }
       const converted = tf.tidy(() => toTfjsLayout(layer.getClassName(), param, tf.tensor(t.values, t.shape)));
       if (!tf.util.arraysEqual(converted.shape, w.shape as number[])) {
         wrongShape.push(`${key}: file [${t.shape.join(', ')}] → [${converted.shape.join(', ')}], model needs [${w.shape.join(', ')}]`);
@@ -84,14 +90,15 @@ export function loadStateDict(model: tf.LayersModel, tensors: ReadonlyMap<string
     assignments.push([layer, values]);
   }
   const unused = [...tensors.keys()].filter((k) => !used.has(k) && !ignore.test(k));
-  if (missing.length || unused.length || wrongShape.length) {
+  if (missing.length || unused.length || wrongShape.length || nonFinite.length) {
     tf.dispose(assignments.flatMap(([, v]) => v));
     const list = (title: string, keys: string[]) => (keys.length ? `\n  ${title} (${keys.length}): ${keys.slice(0, 30).join(', ')}${keys.length > 30 ? ', …' : ''}` : '');
-    throw new Error(
+    throw new FastvisionError('BAD_FILE',
       `fastvision: the weights in '${opts.source}' do not fit model '${model.name}':` +
         list('missing from the file', missing) +
         list('in the file but not used', unused) +
-        list('wrong shape', wrongShape),
+        list('wrong shape', wrongShape) +
+        list('NaN or infinite values', nonFinite),
     );
   }
   for (const [layer, values] of assignments) {

@@ -3,6 +3,7 @@ import type { NormStats } from '../data/normalize.js';
 import { bodyFromArch, type ArchBodyOptions, type VisionBody } from './body.js';
 import { createHead, type HeadOptions } from './head.js';
 import type { ArchName } from './pretrained.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** Options of {@link createVisionModel}: where the body comes from, and fastai's head options. */
 export interface VisionModelOptions extends ArchBodyOptions, HeadOptions {}
@@ -37,7 +38,7 @@ export interface VisionModel {
  * @param opts - `pretrained` (default true), download options, and fastai's head options.
  */
 export async function createVisionModel(arch: ArchName | VisionBody, nOut: number, opts: VisionModelOptions = {}): Promise<VisionModel> {
-  if (!(Number.isInteger(nOut) && nOut >= 1)) throw new Error(`fastvision: nOut must be a whole number ≥ 1, got ${String(nOut)}`);
+  if (!(Number.isInteger(nOut) && nOut >= 1)) throw new FastvisionError('BAD_OPTION', `fastvision: nOut must be a whole number ≥ 1, got ${String(nOut)}`);
   const body = typeof arch === 'string' ? await bodyFromArch(arch, opts) : arch;
   const features = body.model.outputs[0]!;
   const logits = createHead(features, nOut, opts);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { cachedFetch, type FetchOptions } from '../core/download.js';
 import { env } from '../core/env.js';
 import { pretrainedConfigs, type ArchName } from './pretrained.js';
+import { checkPin } from './weightPins.js';
 import { checkSafetensorsHeader, loadSafetensors, safetensorsHeaderLength, type TensorData } from './safetensors.js';
 
 /**
@@ -19,15 +20,17 @@ import { checkSafetensorsHeader, loadSafetensors, safetensorsHeaderLength, type 
 export function weightsLocation(arch: ArchName): { url: string; file: string } {
   const c = pretrainedConfigs[arch];
   return {
-    url: `${env.hubUrl}/${c.hubRepo}/resolve/main/${c.hubFile}`,
+    url: `${env.hubUrl}/${c.hubRepo}/resolve/${c.revision}/${c.hubFile}`,
     file: join(env.cacheDir, 'hub', ...c.hubRepo.split('/'), c.hubFile),
   };
 }
 
 /**
  * The pretrained weights of `arch`, from the cache or the model hub (`env.hubUrl`),
- * checked by size and sha256 where known and always by parsing the safetensors
- * header against the file's length, so a truncated file is fetched again.
+ * checked by size and sha256 where `pretrainedConfigs` pins them, otherwise against
+ * what was recorded the first time the file was used (see `checkPin`), and always by
+ * parsing the safetensors header against the file's length, so a truncated file is
+ * fetched again.
  *
  * @param arch - The architecture.
  * @param opts - `offline` (default `env.offline`) and `progress` (default true).
@@ -43,6 +46,7 @@ export async function pretrainedWeights(arch: ArchName, opts: FetchOptions = {})
   const c = pretrainedConfigs[arch];
   const { url, file } = weightsLocation(arch);
   await cachedFetch({ url, file, ...(c.bytes ? { bytes: c.bytes } : {}), ...(c.sha256 ? { sha256: c.sha256 } : {}), validate: checkSafetensorsFile }, opts);
+  if (!c.sha256) await checkPin(`${c.hubRepo}/${c.hubFile}`, file);
   return loadSafetensors(file);
 }
 

@@ -94,7 +94,7 @@ describe('save/load, trackers, tta', () => {
     expect(weightsOf(learn.model)).toEqual(w);
     const steps = [...learn.opt.snapshot().state.values()].map((s) => s.step);
     expect(steps.every((s) => s === learn.dls.train.length)).toBe(true);
-    await expect(learn.load('missing')).rejects.toThrow(/cannot read checkpoint .*missing\.safetensors/);
+    await expect(learn.load('missing')).rejects.toThrow(/checkpoint '.*missing\.safetensors' is missing/);
   });
 
   it('SaveModelCallback restores the best epoch; EarlyStoppingCallback stops; CSVLogger writes the table', async () => {

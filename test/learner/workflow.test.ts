@@ -60,10 +60,10 @@ describe('the study workflow on the wasm backend', () => {
       expect(b.label).toBe(a.label);
       b.probs.forEach((p, k) => expect(p).toBeCloseTo(a.probs[k]!, 5));
     }
-    // And plain tfjs loads model.json + weights.bin as any layers model.
+    // And plain tfjs loads model.json and the weights file it names as any layers model.
     const { readFileSync } = await import('node:fs');
     const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
-    const bin = readFileSync(join(dir, 'weights.bin'));
+    const bin = readFileSync(join(dir, json.weightsManifest[0].paths[0]));
     const plain = await tf.loadLayersModel(
       tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }),
     );

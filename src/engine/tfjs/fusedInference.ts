@@ -146,7 +146,7 @@ export class FusedInference {
     readonly model: tf.LayersModel,
     caps: EngineCapabilities = capabilities(),
   ) {
-    if (model.inputs.length !== 1) throw new Error('fastvision: fused inference takes models with one input');
+    if (model.inputs.length !== 1) throw new Error('fastvision internal: fused inference takes models with one input');
     this.steps = plan(model, caps);
   }
 

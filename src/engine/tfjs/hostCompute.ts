@@ -11,7 +11,7 @@ export function hostCompute(
   outShapes: readonly number[][],
   body: (ins: Float32Array[], outs: Float32Array[]) => void,
 ): tf.Tensor[] {
-  for (const t of inputs) if (t.dtype !== 'float32') throw new Error(`fastvision: hostCompute takes float32 tensors, got ${t.dtype}`);
+  for (const t of inputs) if (t.dtype !== 'float32') throw new Error(`fastvision internal: hostCompute takes float32 tensors, got ${t.dtype}`);
   const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
   if (tf.getBackend() === 'wasm') {
     const backend = tf.backend();
@@ -23,7 +23,7 @@ export function hostCompute(
     );
     return infos.map((i) => tf.engine().makeTensorFromTensorInfo(i));
   }
-  if (tf.getBackend() !== 'cpu') throw new Error(`fastvision: hostCompute runs on the wasm and cpu backends, not '${tf.getBackend()}'`);
+  if (tf.getBackend() !== 'cpu') throw new Error(`fastvision internal: hostCompute runs on the wasm and cpu backends, not '${tf.getBackend()}'`);
   const outs = outShapes.map((s) => new Float32Array(sizeOf(s)));
   body(
     inputs.map((t) => t.dataSync() as Float32Array),

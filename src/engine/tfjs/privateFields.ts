@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FastvisionError } from '../../core/errors.js';
 
 /**
  * Every private field of tfjs that fastvision relies on, in one place. tfjs-layers
@@ -109,7 +110,7 @@ export function nodeIn(model: tf.LayersModel, layer: tf.layers.Layer): GraphNode
   const own = (model as unknown as { containerNodes: Set<string> }).containerNodes;
   const nodes = layerNodes(layer);
   const k = nodes.findIndex((_, i) => own.has(`${layer.name}_ib-${i}`));
-  if (k < 0) throw new Error(`fastvision: layer '${layer.name}' is not called by model '${model.name}'`);
+  if (k < 0) throw new FastvisionError('BACKEND', `fastvision: layer '${layer.name}' is not called by model '${model.name}'`);
   return nodes[k]!;
 }
 
@@ -155,7 +156,7 @@ export function checkPrivateFields(backendName: string): void {
   });
   if (backendName === 'wasm' || backendName === 'cpu' || backendName === 'tensorflow') expect(`${backendName} backend`, tf.backend(), tfjsPrivateFields[backendName]);
   if (missing.length) {
-    throw new Error(
+    throw new FastvisionError('BACKEND',
       `fastvision: @tensorflow/tfjs ${tf.version.tfjs} lacks internals fastvision relies on (${missing.join(', ')}); ` +
         'fastvision is built for @tensorflow/tfjs 4.22: install that version (`npm install @tensorflow/tfjs@4.22`)',
     );

@@ -3,7 +3,7 @@ import type { KernelScope } from './kernelScope.js';
 
 /** A rank-4 shape as a tuple (NHWC tensors, HWIO filters). */
 export function dims4(shape: readonly number[]): [number, number, number, number] {
-  if (shape.length !== 4) throw new Error(`fastvision: expected a rank-4 shape, got [${shape.join(', ')}]`);
+  if (shape.length !== 4) throw new Error(`fastvision internal: expected a rank-4 shape, got [${shape.join(', ')}]`);
   return shape as [number, number, number, number];
 }
 
@@ -21,7 +21,7 @@ export function forwardConvInfo(
   dataFormat: string | undefined,
 ): backend_util.Conv2DInfo {
   if (dataFormat != null && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
-    throw new Error(`fastvision: the wasm backend supports only NHWC convolutions, got dataFormat '${dataFormat}'`);
+    throw new Error(`fastvision internal: the wasm backend supports only NHWC convolutions, got dataFormat '${dataFormat}'`);
   }
   return backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],

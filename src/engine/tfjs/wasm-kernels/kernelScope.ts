@@ -19,10 +19,10 @@ export class KernelScope {
   run(kernelName: string, inputs: Record<string, TensorInfo>, attrs: object = {}): TensorInfo {
     const kernel = getKernel(kernelName, this.backendName);
     if (kernel == null) {
-      throw new Error(`fastvision: kernel '${kernelName}' is not registered for backend '${this.backendName}'`);
+      throw new Error(`fastvision internal: kernel '${kernelName}' is not registered for backend '${this.backendName}'`);
     }
     const out = kernel.kernelFunc({ inputs, attrs: attrs as NamedAttrMap, backend: this.backend });
-    if (Array.isArray(out)) throw new Error(`fastvision: kernel '${kernelName}' returned several outputs`);
+    if (Array.isArray(out)) throw new Error(`fastvision internal: kernel '${kernelName}' returned several outputs`);
     this.temps.push(out);
     return out;
   }

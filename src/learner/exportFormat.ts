@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { FastvisionError } from '../core/errors.js';
+import { maxImageSide } from '../data/resize.js';
+
+/**
+ * The largest image side an export may ask for: {@link maxImageSide}. An export is a
+ * stranger's file: a `resize` of 10000² made `predict` allocate gigabytes before it failed.
+ */
+export const maxExportImageSide = maxImageSide;
+
+/** Most classes an export may name. */
+export const maxExportClasses = 100_000;
+
+const channel = z.number().finite();
+const stats = z
+  .object({
+    mean: z.tuple([channel, channel, channel]),
+    std: z.tuple([channel.positive(), channel.positive(), channel.positive()]),
+  })
+  .strict();
+
+const side = z.number().int().min(1).max(maxExportImageSide);
+
+const inference = {
+  format: z.literal('fastvision-export'),
+  library: z.string().max(64),
+  arch: z.string().max(128).nullable(),
+  vocab: z
+    .array(z.string().min(1).max(1000))
+    .min(1)
+    .max(maxExportClasses)
+    .refine((v) => new Set(v).size === v.length, { message: 'the class names must be unique' }),
+  multiLabel: z.boolean(),
+  resize: z
+    .object({
+      height: side,
+      width: side,
+      method: z.enum(['squish', 'crop', 'pad']),
+      padMode: z.enum(['reflection', 'zeros', 'border']),
+    })
+    .strict(),
+  normalize: stats.nullish(),
+};
+
+/** fastvision 0.1's first layout: `model.json`, `weights.bin`, `fastvision.json`. */
+const v1 = z.object({ ...inference, formatVersion: z.literal(1) }).strict();
+
+/**
+ * The layout written now: the model and weights under names that carry a hash of
+ * their content (never rewritten, so a reader that read the metadata always finds the
+ * files it names), with their sizes; `model.json` is a copy for plain tfjs loaders.
+ */
+const v2 = z
+  .object({
+    ...inference,
+    formatVersion: z.literal(2),
+    files: z.object({ model: z.string().regex(/^model\.[0-9a-f]{12}\.json$/), weights: z.string().regex(/^weights\.[0-9a-f]{12}\.bin$/) }).strict(),
+    bytes: z.object({ model: z.number().int().nonnegative(), weights: z.number().int().nonnegative() }).strict(),
+  })
+  .strict();
+
+const schema = z.discriminatedUnion('formatVersion', [v1, v2]);
+
+/** The `fastvision.json` of an export, as {@link validateExportMeta} accepts it. */
+export type ExportMeta = z.infer<typeof v2>;
+/** Any readable `fastvision.json`, old layout included. */
+export type AnyExportMeta = z.infer<typeof schema>;
+
+/**
+ * Checks `fastvision.json` against the export schema: every field's type, range and
+ * length, class names unique strings, the image size at most {@link maxExportImageSide}.
+ * Throws one error listing every problem, naming the file.
+ *
+ * @param json - The parsed file.
+ * @param file - Its path, for the message.
+ */
+export function validateExportMeta(json: unknown, file: string): AnyExportMeta {
+  if (json && typeof json === 'object' && (json as { format?: unknown }).format !== 'fastvision-export') {
+    throw new FastvisionError('BAD_FILE', `'${file}' is not fastvision export metadata (its "format" is ${JSON.stringify((json as { format?: unknown }).format)})`);
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return result.data;
+  const problems = result.error.issues.slice(0, 12).map((i) => `${i.path.length ? i.path.join('.') : '(file)'}: ${i.message}`);
+  throw new FastvisionError('BAD_FILE', `'${file}' is not valid export metadata:\n  ${problems.join('\n  ')}`);
+}
+
+/** Whether parsed JSON is (claims to be) fastvision's export metadata. */
+export function looksLikeExportMeta(json: unknown): boolean {
+  return !!json && typeof json === 'object' && (json as { format?: unknown }).format === 'fastvision-export';
+}
