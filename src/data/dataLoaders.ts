@@ -276,13 +276,15 @@ function truthyCell(value: unknown): boolean {
 
 /**
  * Image files below `dir`, recursively, sorted so the order (and so the split) is the
- * same on every machine. Symlinked folders are followed only when they lead to a
- * folder inside `root` not visited yet: a link out of the tree adds nothing, a link
- * back up (`loop → ../..`) cannot repeat images.
+ * same on every machine. Real folders are walked first; a symlinked folder is followed
+ * afterwards, and only when it leads to a folder inside `dir` not walked yet: a link
+ * out of the tree adds nothing, a link back up (`loop → ../..`) or to a folder already
+ * walked cannot repeat images.
  */
-async function listImages(dir: string, root = dir): Promise<string[]> {
-  const rootReal = await realpath(root).catch(() => resolve(root));
+async function listImages(dir: string): Promise<string[]> {
+  const rootReal = await realpath(dir).catch(() => resolve(dir));
   const seen = new Set<string>();
+  const linked: string[] = [];
   const out: string[] = [];
   const walk = async (folder: string): Promise<void> => {
     const real = await realpath(folder).catch(() => undefined);
@@ -296,11 +298,12 @@ async function listImages(dir: string, root = dir): Promise<string[]> {
     }
     for (const e of entries) {
       const path = join(folder, e.name);
-      const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(path).then((st) => st.isDirectory(), () => false)));
-      if (isDir) await walk(path);
+      if (e.isDirectory()) await walk(path);
+      else if (e.isSymbolicLink() && (await stat(path).then((st) => st.isDirectory(), () => false))) linked.push(path);
       else if (imageExtensions.some((x) => e.name.toLowerCase().endsWith(x))) out.push(path);
     }
   };
   await walk(dir);
+  for (let i = 0; i < linked.length; i++) await walk(linked[i]!);
   return out.sort();
 }

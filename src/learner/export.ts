@@ -194,7 +194,7 @@ export async function loadLearner(dirArg: string): Promise<Learner> {
   try {
     model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData }));
   } catch (err) {
-    throw new FastvisionError('BAD_FILE', `'${modelFile}' does not describe a model fastvision can build: ${(err as Error).message}`, { cause: err });
+    throw new FastvisionError('BAD_FILE', `'${modelFile}' does not describe a model fastvision can build: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   try {
     checkFinite(model, join(dir, files.weights));
