@@ -61,8 +61,30 @@ const v2 = z
 
 const schema = z.discriminatedUnion('formatVersion', [v1, v2]);
 
-/** The `fastvision.json` of an export, as {@link validateExportMeta} accepts it. */
-export type ExportMeta = z.infer<typeof v2>;
+/** The `fastvision.json` of an export (layout version 2). */
+export interface ExportMeta {
+  /** Always `'fastvision-export'`. */
+  format: 'fastvision-export';
+  /** The layout: 2 (content-named files); 1 was fastvision 0.1's. */
+  formatVersion: 2;
+  /** The fastvision version that wrote it. */
+  library: string;
+  /** The architecture's name, or null for a custom model. */
+  arch: string | null;
+  /** Class names, in the model's output order. */
+  vocab: string[];
+  /** Sigmoid per class (multi-label) rather than softmax. */
+  multiLabel: boolean;
+  /** How images are sized. */
+  resize: { height: number; width: number; method: 'squish' | 'crop' | 'pad'; padMode: 'reflection' | 'zeros' | 'border' };
+  /** Normalisation after scaling pixels to [0, 1], or none. */
+  normalize?: { mean: [number, number, number]; std: [number, number, number] } | null | undefined;
+  /** The topology and weights files this metadata belongs to. */
+  files: { model: string; weights: string };
+  /** Their sizes, checked before they are read. */
+  bytes: { model: number; weights: number };
+}
+
 /** Any readable `fastvision.json`, old layout included. */
 export type AnyExportMeta = z.infer<typeof schema>;
 

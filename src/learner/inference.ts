@@ -106,7 +106,7 @@ export async function predict(learn: Learner, item: string | Buffer): Promise<Pr
   return { label: cfg.vocab[index]!, index, labels: [cfg.vocab[index]!], probs: probList };
 }
 
-/** What {@link predictMany} returns: a prediction per image that could be read, and the ones that could not. */
+/** What `learn.predictMany` returns: a prediction per image that could be read, and the ones that could not. */
 export interface ManyPredictions {
   /** In input order, without the skipped images. */
   predictions: (Prediction & { item: string | Buffer })[];
