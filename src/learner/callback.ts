@@ -16,16 +16,48 @@ export const events = [
   'beforeEpoch',
   'beforeTrain',
   'beforeBatch',
+  'afterPred',
   'afterLoss',
+  'beforeBackward',
+  'afterCancelBackward',
   'afterBackward',
+  'beforeStep',
+  'afterCancelStep',
   'afterStep',
+  'afterCancelBatch',
   'afterBatch',
+  'afterCancelTrain',
   'afterTrain',
   'beforeValidate',
+  'afterCancelValidate',
   'afterValidate',
+  'afterCancelEpoch',
   'afterEpoch',
+  'afterCancelFit',
   'afterFit',
 ] as const;
+
+/** The events of the batch loop, where `runTrain` / `runValid` apply (fastai's `_inner_loop`). */
+export const innerLoopEvents: ReadonlySet<string> = new Set([
+  'beforeBatch',
+  'afterPred',
+  'afterLoss',
+  'beforeBackward',
+  'afterCancelBackward',
+  'afterBackward',
+  'beforeStep',
+  'afterCancelStep',
+  'afterStep',
+  'afterCancelBatch',
+  'afterBatch',
+]);
+
+/**
+ * Events fired inside the gradient tape of a training step: a handler must be
+ * synchronous there (tensor ops on `learn.pred` / `learn.lossGrad` are then part of
+ * what is differentiated, as in fastai).
+ */
+export const tapeEvents: ReadonlySet<string> = new Set(['afterPred', 'afterLoss', 'beforeBackward']);
 
 /**
  * One of {@link events}: the names of {@link Callback}'s methods.
@@ -41,7 +73,7 @@ export type EventName = (typeof events)[number];
  * @example
  * ```ts
  * class StopAtLoss extends Callback {
- *   override afterBatch() { if (this.learn.loss < 0.05) throw new CancelFitException(); }
+ *   override async afterBatch() { if ((await this.learn.readLosses()).at(-1)! < 0.05) throw new CancelFitException(); }
  * }
  * await learn.fitOneCycle(10, 1e-3, { cbs: [new StopAtLoss()] });
  * ```
@@ -51,34 +83,56 @@ export abstract class Callback {
   order = 0;
   /** Set by the learner before `beforeFit`. */
   learn!: Learner;
+  /** Call this callback's batch-loop events during training. Default true (fastai's `run_train`). */
+  runTrain = true;
+  /** Call this callback's batch-loop events during validation. Default true (fastai's `run_valid`). */
+  runValid = true;
   /** Once, before the first epoch. */
   beforeFit?(): void | Promise<void>;
   /** At the start of every epoch. */
   beforeEpoch?(): void | Promise<void>;
   /** Before the epoch's training batches. */
   beforeTrain?(): void | Promise<void>;
-  /** Before each training batch, after it is loaded. */
+  /** Before each batch, after it is loaded: `learn.xb`, `learn.yb` may be replaced (MixUp). */
   beforeBatch?(): void | Promise<void>;
-  /** After the training batch's loss is computed (`this.learn.loss`). */
-  afterLoss?(): void | Promise<void>;
-  /** After the gradients are computed. */
+  /** After the forward pass: `learn.pred` may be replaced. Synchronous in training (it runs inside the gradient tape). */
+  afterPred?(): void;
+  /** After the loss: `learn.lossGrad` (what is differentiated) may be replaced; `learn.loss` is its value. Synchronous in training. */
+  afterLoss?(): void;
+  /** Just before the backward pass (training only). Synchronous. */
+  beforeBackward?(): void;
+  /** When a {@link CancelBackwardException} skipped the backward pass. */
+  afterCancelBackward?(): void | Promise<void>;
+  /** After the gradients are computed: `learn.grads` may be read and replaced (clipping). */
   afterBackward?(): void | Promise<void>;
+  /** Before the optimizer step (training only). Throw {@link CancelBatchException} to skip it and keep the gradients (accumulation). */
+  beforeStep?(): void | Promise<void>;
+  /** When a {@link CancelStepException} skipped the optimizer step. */
+  afterCancelStep?(): void | Promise<void>;
   /** After the optimizer step. */
   afterStep?(): void | Promise<void>;
-  /** After each training batch. */
+  /** When a {@link CancelBatchException} ended the batch early. */
+  afterCancelBatch?(): void | Promise<void>;
+  /** After each batch, however it ended. */
   afterBatch?(): void | Promise<void>;
-  /** After the epoch's training batches. */
+  /** When a {@link CancelTrainException} ended the training phase. */
+  afterCancelTrain?(): void | Promise<void>;
+  /** After the epoch's training batches, however they ended (progress bars stop here). */
   afterTrain?(): void | Promise<void>;
   /** Before validation. */
   beforeValidate?(): void | Promise<void>;
+  /** When a {@link CancelValidException} skipped validation. */
+  afterCancelValidate?(): void | Promise<void>;
   /** After validation (`this.learn.validResults` is set). */
   afterValidate?(): void | Promise<void>;
-  /** At the end of every epoch. */
+  /** When a {@link CancelEpochException} ended the epoch. */
+  afterCancelEpoch?(): void | Promise<void>;
+  /** At the end of every epoch, however it ended. */
   afterEpoch?(): void | Promise<void>;
-  /** Once, at the end of the fit, even when it was cancelled. */
+  /** When a {@link CancelFitException} (or an abort signal) ended the fit. */
+  afterCancelFit?(): void | Promise<void>;
+  /** Once, at the end of the fit, however it ended — even by an error. */
   afterFit?(): void | Promise<void>;
-  /** Skip validation (e.g. the LR finder). */
-  runValid?: boolean;
 }
 
 /**
@@ -87,7 +141,7 @@ export abstract class Callback {
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss > 100) throw new CancelBatchException(); }
+ *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelBatchException(); }
  * }
  * ```
  */
@@ -98,7 +152,7 @@ export class CancelBatchException extends Error {}
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss > 100) throw new CancelTrainException(); }
+ *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelTrainException(); }
  * }
  * ```
  */
@@ -109,7 +163,7 @@ export class CancelTrainException extends Error {}
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss > 100) throw new CancelValidException(); }
+ *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelValidException(); }
  * }
  * ```
  */
@@ -120,18 +174,40 @@ export class CancelValidException extends Error {}
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss > 100) throw new CancelEpochException(); }
+ *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelEpochException(); }
  * }
  * ```
  */
 export class CancelEpochException extends Error {}
+/**
+ * Skips the backward pass of this batch (`afterCancelBackward`); the step still runs.
+ *
+ * @example
+ * ```ts
+ * class NoBackward extends Callback {
+ *   override beforeBackward() { throw new CancelBackwardException(); }
+ * }
+ * ```
+ */
+export class CancelBackwardException extends Error {}
+/**
+ * Skips the optimizer step of this batch (`afterCancelStep`); the gradients are then cleared as usual.
+ *
+ * @example
+ * ```ts
+ * class NoStep extends Callback {
+ *   override beforeStep() { throw new CancelStepException(); }
+ * }
+ * ```
+ */
+export class CancelStepException extends Error {}
 /**
  * Ends the fit (`afterFit` still runs).
  *
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss > 100) throw new CancelFitException(); }
+ *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelFitException(); }
  * }
  * ```
  */

@@ -16,6 +16,8 @@ export interface InferenceConfig {
   resize: ResizeSpec;
   /** Normalisation applied after scaling pixels to [0, 1]; none means `x / 255` only. */
   normalize?: NormStats | undefined;
+  /** Multi-label: the probability above which a class is predicted. Default 0.5. */
+  thresh?: number;
 }
 
 /** Options of `learn.getPreds` ({@link Learner.getPreds}). */

@@ -1,38 +1,40 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { FastvisionError } from '../core/errors.js';
 import type { Batch, DataLoader } from '../data/dataLoader.js';
 import type { DataLoaders } from '../data/dataLoaders.js';
+import { ensureBackend } from '../engine/backend.js';
+import { capabilities } from '../engine/capabilities.js';
+import { useFastTraining } from '../engine/tfjs/fastTraining.js';
+import { FusedInference } from '../engine/tfjs/fusedInference.js';
 import {
   Callback,
+  CancelBackwardException,
   CancelBatchException,
   CancelEpochException,
   CancelFitException,
+  CancelStepException,
   CancelTrainException,
   CancelValidException,
+  innerLoopEvents,
+  tapeEvents,
   type EventName,
 } from './callback.js';
-import { expandHyper, slice, type HyperValue } from './hyper.js';
-import { bceWithLogitsLossFlat, crossEntropyLossFlat, type LossFunc } from './losses.js';
-import { exportLearner } from './export.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { exportLearner } from './export.js';
+import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
+import { FeatureCacheCallback } from './featureCacheCallback.js';
+import type { HeadSplit } from './headSplit.js';
+import { expandHyper, type HyperValue } from './hyper.js';
 import { getPreds, predict, predictMany, tta, type GetPredsOptions, type InferenceConfig, type ManyPredictions, type Prediction, type Preds, type TtaOptions } from './inference.js';
-import { LRFinder, suggestionFuncs, type SuggestionName } from './lrFinder.js';
+import { LossLog } from './lossLog.js';
+import { bceWithLogitsLossFlat, crossEntropyLossFlat, type LossFunc } from './losses.js';
+import type { SuggestionName } from './lrFinder.js';
 import { toMetric, type Metric, type MetricLike } from './metrics.js';
 import { Adam, type ParamGroup } from './optimizer.js';
-import { writeLineChart, type MarkedPoint } from '../plot/lineChart.js';
 import { ProgressCallback } from './progress.js';
 import { Recorder } from './recorder.js';
-import { ParamScheduler } from './scheduler.js';
-import { combinedCos } from './schedules.js';
-import { BnFreeze } from './bnFreeze.js';
-import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
-import type { HeadSplit } from './headSplit.js';
-import { ensureBackend } from '../engine/backend.js';
-import { capabilities } from '../engine/capabilities.js';
-import { LossLog } from './lossLog.js';
-import { useFastTraining } from '../engine/tfjs/fastTraining.js';
-import { FusedInference } from '../engine/tfjs/fusedInference.js';
-import { FastvisionError } from '../core/errors.js';
+import { fineTune, fitOneCycle, lrFind } from './schedule.js';
 
 /** Options of {@link Learner}, with fastai's defaults. */
 export interface LearnerOptions {
@@ -74,6 +76,20 @@ export interface FitOptions {
   wd?: HyperValue;
   /** Callbacks for this fit only, besides the learner's. */
   cbs?: Callback[];
+  /**
+   * Stops the fit from outside: when it aborts, the fit ends at the next batch as a
+   * {@link CancelFitException} would (every `after…` event runs, progress bars stop),
+   * then `fit` rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
+}
+
+/** What only fastvision's own schedules pass to `fit`. @internal */
+interface InternalFitOptions extends FitOptions {
+  /** No epoch table and no notices (the LR finder). */
+  quiet?: boolean;
+  /** Keep going through non-finite losses (the LR finder stops on them itself). */
+  allowNonFinite?: boolean;
 }
 
 /** Options of {@link Learner.fitOneCycle}, with fastai's defaults. */
@@ -133,7 +149,7 @@ export class Learner {
   /** The model's layers in groups, earliest first; freezing and discriminative lrs address these. */
   readonly layerGroups: tf.layers.Layer[][];
   /** The loss, with its activation (softmax or sigmoid) and decoding. */
-  readonly lossFunc: LossFunc;
+  lossFunc: LossFunc;
   /** The metrics of the epoch table. */
   readonly metrics: Metric[];
   /** fastai's Adam, one parameter group per layer group. */
@@ -172,27 +188,71 @@ export class Learner {
   pctTrain = 0;
   /** True during training batches, false during validation. */
   training = false;
-  /**
-   * The last training batch's loss, as read back from the backend. On wasm and cpu it
-   * is read after every step; on device backends (tfjs-node, GPUs) once per epoch, or
-   * when a callback calls {@link Learner.readLosses} — reading every step would stall
-   * the device.
-   */
-  loss = Number.NaN;
   /** The last validation: `[valid_loss, ...metrics]`, or undefined when skipped. */
   validResults: number[] | undefined;
+
+  // The batch, as fastai's `learn.xb`, `yb`, `pred`, `loss_grad`, `loss`: set during a
+  // batch, replaceable by callbacks at the events where fastai allows it. The learner
+  // frees them when the batch ends, including every tensor a callback replaced.
+  private batchTensors: { xb?: tf.Tensor; yb?: tf.Tensor; pred?: tf.Tensor; lossGrad?: tf.Scalar; loss?: tf.Scalar } = {};
+
+  /** The batch's input, from `beforeBatch` on (MixUp replaces it there). */
+  get xb(): tf.Tensor | undefined {
+    return this.batchTensors.xb;
+  }
+  set xb(t: tf.Tensor | undefined) {
+    this.replaceBatchTensor('xb', t);
+  }
+  /** The batch's targets, from `beforeBatch` on. */
+  get yb(): tf.Tensor | undefined {
+    return this.batchTensors.yb;
+  }
+  set yb(t: tf.Tensor | undefined) {
+    this.replaceBatchTensor('yb', t);
+  }
+  /** The model's output, from `afterPred` on. */
+  get pred(): tf.Tensor | undefined {
+    return this.batchTensors.pred;
+  }
+  set pred(t: tf.Tensor | undefined) {
+    this.replaceBatchTensor('pred', t);
+  }
+  /** The loss that is differentiated, from `afterLoss` on (GradientAccumulation divides it). */
+  get lossGrad(): tf.Scalar | undefined {
+    return this.batchTensors.lossGrad;
+  }
+  set lossGrad(t: tf.Scalar | undefined) {
+    this.replaceBatchTensor('lossGrad', t);
+  }
+  /** The batch's loss (a tensor, as fastai's `learn.loss`), from `afterLoss` on. */
+  get loss(): tf.Scalar | undefined {
+    return this.batchTensors.loss;
+  }
+  set loss(t: tf.Scalar | undefined) {
+    this.replaceBatchTensor('loss', t);
+  }
+  /**
+   * The gradients by variable name, from `afterBackward` until the optimizer step has
+   * used them. A batch ended by {@link CancelBatchException} before the step keeps
+   * them, and the next backward pass adds to them (gradient accumulation).
+   */
+  grads: tf.NamedTensorMap | undefined;
+
+  /** The body/head split while a fit trains the head on cached features (set by the feature-cache callback). @internal */
+  cachedSplit: HeadSplit | undefined;
+  /** True while the LR finder runs: no table, no notices. @internal */
+  quiet = false;
 
   private dataLoaders: DataLoaders | undefined;
   private readonly storedInference: InferenceConfig | undefined;
   private frozenIdx = 0;
   private varsCache: tf.Variable[] | undefined;
   private readonly groups: ParamGroup[];
-  /** The body/head split while a fit trains the head on cached features. */
-  private cached: HeadSplit | undefined;
-  private readonly noticesShown = new Set<string>();
-  private silenced = false;
   private readonly lossLog = new LossLog();
   private allowNonFinite = false;
+  private activeCbs: Callback[] = [];
+  /** Tensors of the current batch that were replaced: freed when the batch ends. */
+  private replaced: tf.Tensor[] = [];
 
   /**
    * @param dls - The data; `undefined` only for inference with `opts.inference` (as {@link loadLearner} does).
@@ -200,14 +260,14 @@ export class Learner {
    * @param opts - Loss, metrics, weight decay, layer groups, callbacks; fastai's defaults.
    */
   constructor(dls: DataLoaders | undefined, model: tf.LayersModel, opts: LearnerOptions = {}) {
-    if (!dls && !opts.inference) throw new FastvisionError('TRAINING', 'fastvision: a Learner needs DataLoaders (or, for inference only, an inference config)');
+    if (!dls && !opts.inference) throw new FastvisionError('BAD_OPTION', 'a Learner needs DataLoaders (or, for inference only, an inference config)');
     this.dataLoaders = dls;
     this.storedInference = opts.inference;
     this.model = model;
     useFastTraining(model);
     this.layerGroups = opts.layerGroups ?? [model.layers.filter((l) => l.weights.length > 0)];
     const multiLabel = dls ? dls.multiLabel : opts.inference!.multiLabel;
-    this.lossFunc = opts.lossFunc ?? (multiLabel ? bceWithLogitsLossFlat() : crossEntropyLossFlat());
+    this.lossFunc = opts.lossFunc ?? (multiLabel ? bceWithLogitsLossFlat(opts.inference?.thresh ?? 0.5) : crossEntropyLossFlat());
     this.metrics = (opts.metrics ?? []).map(toMetric);
     this.wd = opts.wd ?? 0.01;
     this.trainBn = opts.trainBn ?? true;
@@ -223,19 +283,19 @@ export class Learner {
       return { params, noWd };
     });
     this.opt = new Adam(this.groups, this.lr);
-    this.cbs = [this.recorder, new ProgressCallback(), ...(opts.cbs ?? [])];
+    this.cbs = [this.recorder, new ProgressCallback(), ...(this.featureCache ? [new FeatureCacheCallback(this.featureCache)] : []), ...(opts.cbs ?? [])];
   }
 
   /** The DataLoaders. Setting new ones (e.g. `dls.withSize(320)`) keeps the model and its weights. */
   get dls(): DataLoaders {
-    if (!this.dataLoaders) throw new FastvisionError('TRAINING', 'fastvision: this learner has no DataLoaders (it was loaded for inference); set learn.dls first');
+    if (!this.dataLoaders) throw new FastvisionError('BAD_OPTION', 'this learner has no DataLoaders (it was loaded for inference); set learn.dls first');
     return this.dataLoaders;
   }
 
   set dls(next: DataLoaders) {
     const vocab = this.inferenceConfig.vocab;
     if (next.vocab.join('\u0000') !== vocab.join('\u0000')) {
-      throw new FastvisionError('TRAINING', `fastvision: the new DataLoaders' vocab (${next.vocab.join(', ')}) differs from the learner's (${vocab.join(', ')})`);
+      throw new FastvisionError('BAD_DATA', `the new DataLoaders' vocab (${next.vocab.join(', ')}) differs from the learner's (${vocab.join(', ')})`);
     }
     // Re-check normalisation: the weights were trained on these statistics.
     const stats = this.inferenceConfig.normalize;
@@ -243,11 +303,17 @@ export class Learner {
     this.dataLoaders = next;
   }
 
-  /** Vocab, image size and normalisation: what `predict` and exports use. */
+  /** The DataLoaders, or undefined for a learner loaded for inference. @internal */
+  get dataLoadersOrUndefined(): DataLoaders | undefined {
+    return this.dataLoaders;
+  }
+
+  /** Vocab, image size, normalisation and (multi-label) threshold: what `predict` and exports use. */
   get inferenceConfig(): InferenceConfig {
     const d = this.dataLoaders;
-    if (!d) return this.storedInference!;
-    return { vocab: [...d.vocab], multiLabel: d.multiLabel, resize: d.resizeSpec, normalize: d.normalize };
+    const thresh = (this.lossFunc as { thresh?: number }).thresh;
+    if (!d) return { ...this.storedInference!, ...(thresh !== undefined ? { thresh } : {}) };
+    return { vocab: [...d.vocab], multiLabel: d.multiLabel, resize: d.resizeSpec, normalize: d.normalize, ...(thresh !== undefined ? { thresh } : {}) };
   }
 
   /** Predictions over the validation set (or `ds`), as fastai's `get_preds`. The caller disposes them. */
@@ -293,9 +359,10 @@ export class Learner {
   }
 
   /**
-   * Writes `dir/model.json` and `dir/weights.bin` (a plain tfjs layers model) and
-   * `dir/fastvision.json` (vocab, image size, resize method, normalisation,
-   * architecture, version). No code is stored: loading an export runs none.
+   * Writes the model (a plain tfjs layers model: `model.json` and its weights) and
+   * `fastvision.json` (vocab, image size, resize method, normalisation, layer groups,
+   * threshold, architecture, version) into `dir`. No code is stored: loading an
+   * export runs none. See `exportLearner` for what is safe to write.
    */
   export(dir: string): Promise<string> {
     return exportLearner(this, dir);
@@ -304,6 +371,11 @@ export class Learner {
   /** Number of layer groups. */
   get nGroups(): number {
     return this.layerGroups.length;
+  }
+
+  /** The index of the first trainable layer group (0: unfrozen; `nGroups - 1`: only the head trains). */
+  get frozenGroups(): number {
+    return this.frozenIdx;
   }
 
   /**
@@ -335,207 +407,277 @@ export class Learner {
     return this.varsCache;
   }
 
-  /** Trains for `nEpoch` epochs at a constant learning rate (a number, per group, or a {@link slice}). */
-  async fit(nEpoch: number, lr: HyperValue = this.lr, opts: FitOptions = {}): Promise<void> {
-    this.opt.setHyper('lr', expandHyper(lr, this.nGroups, 'lr'));
-    this.opt.setHyper('wd', expandHyper(opts.wd ?? this.wd, this.nGroups, 'wd'));
-    await this.runFit(nEpoch, opts.cbs ?? []);
+  /** The callbacks of the fit that is running (the learner's and the fit's own), in order. */
+  get callbacks(): readonly Callback[] {
+    return this.activeCbs;
   }
 
-  /**
-   * fastai's one-cycle policy: per iteration, the lr rises by cosine from lrMax/div to
-   * lrMax over the first `pctStart` of training, then falls by cosine to lrMax/divFinal;
-   * momentum moves the opposite way through `moms`.
-   */
-  async fitOneCycle(nEpoch: number, lrMax: HyperValue = this.lr, opts: FitOneCycleOptions = {}): Promise<void> {
-    const { div = 25, divFinal = 1e5, pctStart = 0.25, moms = this.moms } = opts;
-    const maxes = expandHyper(lrMax, this.nGroups, 'lrMax');
-    const scheds = new ParamScheduler({
-      lr: maxes.map((m) => combinedCos(pctStart, m / div, m, m / divFinal)),
-      mom: maxes.map(() => combinedCos(pctStart, moms[0], moms[1], moms[2])),
-    });
-    await this.fit(nEpoch, this.lr, { ...opts, cbs: [scheds, ...(opts.cbs ?? [])] });
+  /** fastai's one-cycle policy (see `fitOneCycle` in `schedule.ts`). */
+  fitOneCycle(nEpoch: number, lrMax: HyperValue = this.lr, opts: FitOneCycleOptions = {}): Promise<void> {
+    return fitOneCycle(this, nEpoch, lrMax, opts);
   }
 
   /** fastai's `fine_tune`: one-cycle with the body frozen, then unfrozen with discriminative lrs. */
-  async fineTune(epochs: number, baseLr = 2e-3, opts: FineTuneOptions = {}): Promise<void> {
-    const { freezeEpochs = 1, lrMult = 100, pctStart = 0.3, div = 5, ...rest } = opts;
-    this.freeze();
-    await this.fitOneCycle(freezeEpochs, slice(baseLr), { ...rest, pctStart: 0.99 });
-    const lr = baseLr / 2;
-    this.unfreeze();
-    await this.fitOneCycle(epochs, slice(lr / lrMult, lr), { ...rest, pctStart, div });
+  fineTune(epochs: number, baseLr = 2e-3, opts: FineTuneOptions = {}): Promise<void> {
+    return fineTune(this, epochs, baseLr, opts);
   }
 
   /**
-   * fastai's LR finder: trains at exponentially growing lrs from `startLr` to `endLr`
-   * over `numIt` iterations (stopping when the loss diverges), then restores the
-   * model and optimizer exactly and returns the suggestions.
+   * fastai's LR finder: trains at exponentially growing lrs, then restores the model and
+   * optimizer exactly and returns the suggestions.
    */
-  async lrFind(opts: LrFindOptions = {}): Promise<LrFindResult> {
-    const { startLr = 1e-7, endLr = 10, numIt = 100, stopDiv = true, suggestFuncs = ['valley'], plot } = opts;
-    const weights = this.model.weights.map((w) => tf.clone(w.read()));
-    const optState = this.opt.snapshot();
-    const logger = this.logger;
-    const nEpoch = Math.floor(numIt / this.dls.train.length) + 1;
-    const finder = new LRFinder(Array(this.nGroups).fill(startLr), Array(this.nGroups).fill(endLr), Math.max(numIt, 6), stopDiv);
-    this.logger = () => {};
-    this.silenced = true;
-    try {
-      await this.runFit(nEpoch, [finder], { allowNonFinite: true });
-    } finally {
-      this.logger = logger;
-      this.silenced = false;
-      this.model.weights.forEach((w, i) => w.write(weights[i]!));
-      tf.dispose(weights);
-      this.opt.restore(optState);
-    }
-    const lrs = this.recorder.lrs.slice(Math.floor(numIt / 10), -5);
-    let losses = this.recorder.losses.slice(Math.floor(numIt / 10), -5);
-    const nan = losses.findIndex((l) => Number.isNaN(l));
-    if (nan >= 0) losses = losses.slice(0, nan);
-    const result: LrFindResult = { lrs: this.recorder.lrs.slice(), losses: this.recorder.losses.slice() };
-    const marks: MarkedPoint[] = [];
-    for (const name of suggestFuncs) {
-      if (!losses.length) {
-        result[name] = Number.NaN;
-        continue;
-      }
-      const [lr, [x, y]] = suggestionFuncs[name](lrs.slice(0, losses.length), losses, numIt);
-      result[name] = lr;
-      marks.push({ name, x, y });
-    }
-    if (plot) {
-      // fastai's plot_lr_find: the curve without its last 5 points, log x axis, suggestions marked.
-      const end = Math.max(1, result.lrs.length - 5);
-      await writeLineChart({
-        series: [{ name: 'loss', x: result.lrs.slice(0, end), y: result.losses.slice(0, end) }],
-        points: marks,
-        xLog: true,
-        xTitle: 'Learning Rate',
-        yTitle: 'Loss',
-        file: plot,
-      });
-    }
-    return result;
+  lrFind(opts: LrFindOptions = {}): Promise<LrFindResult> {
+    return lrFind(this, opts);
   }
 
-  private async runFit(nEpoch: number, extra: Callback[], opts: { allowNonFinite?: boolean } = {}): Promise<void> {
+  /**
+   * Trains for `nEpoch` epochs at a constant learning rate (a number, per group, or a
+   * {@link slice}), firing fastai's events (see {@link Callback}). Whatever ends it —
+   * the last epoch, a `Cancel…Exception`, `opts.signal`, an error — every `after…`
+   * event of what was running still fires, so progress bars stop and callbacks clean up.
+   */
+  async fit(nEpoch: number, lr: HyperValue = this.lr, opts: FitOptions = {}): Promise<void> {
+    const o = opts as InternalFitOptions;
     await ensureBackend();
-    // Without this, lrFind would wait forever for iterations that never come.
+    this.opt.setHyper('lr', expandHyper(lr, this.nGroups, 'lr'));
+    this.opt.setHyper('wd', expandHyper(o.wd ?? this.wd, this.nGroups, 'wd'));
     const train = this.dls.train;
+    // Without this, lrFind would wait forever for iterations that never come.
     if (train.length === 0) {
-      throw new FastvisionError('TRAINING',
-        `fastvision: the training set has ${train.n} images, fewer than one batch of ${train.bs} (the last incomplete batch is dropped); ` +
+      throw new FastvisionError(
+        'TRAINING',
+        `the training set has ${train.n} images, fewer than one batch of ${train.bs} (the last incomplete batch is dropped); ` +
           `use a batch size of at most ${train.n} (bs), or more images`,
       );
     }
-    const cbs = [...this.cbs, ...extra].sort((a, b) => a.order - b.order);
-    for (const cb of cbs) cb.learn = this;
-    const fire = async (event: EventName) => {
-      for (const cb of cbs) await cb[event]?.();
-    };
+    o.signal?.throwIfAborted();
+    this.activeCbs = [...this.cbs, ...(o.cbs ?? [])].sort((a, b) => a.order - b.order);
+    for (const cb of this.activeCbs) cb.learn = this;
     this.nEpoch = nEpoch;
     this.trainIter = 0;
     this.pctTrain = 0;
-    this.allowNonFinite = opts.allowNonFinite ?? false;
+    this.quiet = o.quiet ?? false;
+    this.allowNonFinite = o.allowNonFinite ?? false;
+    const abort = () => {
+      if (o.signal?.aborted) throw new CancelFitException();
+    };
     try {
-      this.cached = this.planCachedFeatures(cbs);
-      await fire('beforeFit');
-      for (this.epoch = 0; this.epoch < nEpoch; this.epoch++) {
-        try {
-          await fire('beforeEpoch');
-          await this.trainEpoch(fire);
-          this.validResults = cbs.some((cb) => cb.runValid === false) ? undefined : await this.validateEpoch(fire);
-        } catch (err) {
-          if (!(err instanceof CancelEpochException)) throw err;
+      await this.withEvents('Fit', CancelFitException, async () => {
+        for (this.epoch = 0; this.epoch < nEpoch; this.epoch++) {
+          abort();
+          await this.withEvents('Epoch', CancelEpochException, async () => {
+            await this.withEvents('Train', CancelTrainException, () => this.allBatches(true, abort));
+            await this.withEvents('Validate', CancelValidException, async () => {
+              this.validResults = undefined;
+              this.validResults = await this.validate();
+            });
+          });
         }
-        await fire('afterEpoch');
-      }
-    } catch (err) {
-      if (!(err instanceof CancelFitException)) throw err;
+      });
     } finally {
-      this.cached = undefined;
       this.lossLog.clear();
+      this.disposeGrads();
+      this.quiet = false;
+      this.activeCbs = [];
     }
-    await fire('afterFit');
+    o.signal?.throwIfAborted();
   }
 
   /**
-   * The body/head split to train on cached features in this fit, or undefined when
-   * the whole model must run. Only a frozen body is a candidate; when it is frozen
-   * but not a fixed function of the image, says why, once per reason.
+   * fastai's `_with_events`: `before<Name>`, the work, `afterCancel<Name>` when
+   * `cancel` ended it, and `after<Name>` whatever happened (then an error, if any,
+   * goes on up).
    */
-  private planCachedFeatures(cbs: Callback[]): HeadSplit | undefined {
-    if (!this.featureCache || this.frozenIdx !== this.nGroups - 1) return undefined;
-    const plan = this.trainBn
-      ? "the frozen body's BatchNorm weights train (trainBn: true)"
-      : !cbs.some((cb) => cb instanceof BnFreeze)
-        ? "the frozen body's BatchNorm uses batch statistics (no BnFreeze callback)"
-        : this.featureCache.splitFor(this.model, this.layerGroups.at(-1)!);
-    if (typeof plan === 'string') {
-      if (!this.silenced && !this.noticesShown.has(plan)) {
-        this.noticesShown.add(plan);
-        this.logger(`fastvision: not caching body features: ${plan}. With { trainBn: false, cbs: [new BnFreeze()] } a frozen fit trains only the head, on features computed once (featureCache: false hides this).`);
-      }
-      return undefined;
+  private async withEvents(name: string, cancel: new () => Error, work: () => Promise<void>, done?: () => void): Promise<void> {
+    const before = `before${name}` as EventName;
+    const after = `after${name}` as EventName;
+    try {
+      await this.fire(before);
+      await work();
+    } catch (err) {
+      if (!(err instanceof cancel)) throw err;
+      await this.fire(`afterCancel${name}` as EventName);
+    } finally {
+      done?.();
+      await this.fire(after);
     }
-    this.featureCache.sync(plan.body, JSON.stringify(this.dataLoaders?.normalize ?? null));
-    return plan;
   }
 
-  /** A pass over `dl`: images, or body features when this fit trains the head on cached features. */
-  private batches(dl: DataLoader): AsyncIterable<Batch> {
-    return this.cached ? this.featureCache!.batches(dl, this.cached.body) : dl;
+  /** Calls `event` on every active callback, in order; batch-loop events honour `runTrain` / `runValid`. */
+  private async fire(event: EventName): Promise<void> {
+    const inner = innerLoopEvents.has(event);
+    for (const cb of this.activeCbs) {
+      const handler = cb[event] as (() => void | Promise<void>) | undefined;
+      if (!handler) continue;
+      if (inner && !(this.training ? cb.runTrain : cb.runValid)) continue;
+      await handler.call(cb);
+    }
   }
 
-  /** What a batch's `x` goes through: the model, or only its head on cached features. */
-  private get net(): tf.LayersModel {
-    return this.cached?.head ?? this.model;
+  /** The events that run inside the gradient tape: synchronous, and a returned promise is an error. */
+  private fireSync(event: EventName): void {
+    for (const cb of this.activeCbs) {
+      const handler = cb[event] as (() => unknown) | undefined;
+      if (!handler || !(this.training ? cb.runTrain : cb.runValid)) continue;
+      const out = handler.call(cb);
+      if (out instanceof Promise) {
+        throw new FastvisionError('BAD_OPTION', `${cb.constructor.name}.${event} returned a promise; ${event} runs inside the gradient tape of a training step and must be synchronous`);
+      }
+    }
   }
 
-  private async trainEpoch(fire: (e: EventName) => Promise<void>): Promise<void> {
-    this.training = true;
+  /** The epoch's training batches (fastai's `all_batches` for the train set). */
+  private async allBatches(training: boolean, abort: () => void): Promise<void> {
+    this.training = training;
     this.nIter = this.dls.train.length;
     const total = this.nEpoch * this.nIter;
     const readEveryStep = capabilities().hostMemory;
     try {
-      await fire('beforeTrain');
       this.iter = 0;
-      for await (const batch of this.batches(this.dls.train)) {
+      for await (const batch of this.batchesOf(this.dls.train)) {
+        abort();
+        this.xb = batch.x;
+        this.yb = batch.y;
+        // fastai's TrainEvalCallback: the counters move before any `afterBatch` handler runs.
+        const count = () => {
+          this.trainIter++;
+          this.pctTrain = this.trainIter / total;
+        };
         try {
-          await fire('beforeBatch');
-          const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
-          this.lossLog.push(this.step(batch), { epoch: this.epoch, iter: this.iter, lrs });
-          if (readEveryStep) await this.readLosses();
-          await fire('afterLoss');
-          await fire('afterBackward');
-          await fire('afterStep');
-        } catch (err) {
-          if (!(err instanceof CancelBatchException)) throw err;
+          await this.withEvents('Batch', CancelBatchException, () => this.oneBatch(), count);
         } finally {
-          tf.dispose([batch.x, batch.y]);
+          this.endBatch(batch);
         }
-        this.trainIter++;
-        this.pctTrain = this.trainIter / total;
-        await fire('afterBatch');
+        if (readEveryStep) await this.readLosses();
         this.iter++;
       }
       await this.readLosses();
     } catch (err) {
-      if (!(err instanceof CancelTrainException)) throw err;
-      await this.readLosses();
+      if (err instanceof CancelTrainException) await this.readLosses();
+      throw err;
     } finally {
       this.training = false;
     }
-    await fire('afterTrain');
+  }
+
+  /**
+   * fastai's `_do_one_batch` for training: forward (`afterPred`), loss (`afterLoss`),
+   * backward (`beforeBackward` / `afterBackward`), optimizer step (`beforeStep` /
+   * `afterStep`), then the gradients are cleared. Forward, loss and backward run in
+   * one gradient tape, so the events inside it are synchronous.
+   */
+  private async oneBatch(): Promise<void> {
+    try {
+      await this.trainOn();
+    } finally {
+      // Before `afterBatch`, however the batch ended, as fastai's recorder sees `learn.loss`.
+      if (this.loss) {
+        const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
+        this.lossLog.push(tf.keep(this.loss.clone()), { epoch: this.epoch, iter: this.iter, lrs });
+      }
+    }
+  }
+
+  private async trainOn(): Promise<void> {
+    const net = this.cachedSplit?.head ?? this.model;
+    let backwardCancelled = false;
+    let fresh: tf.NamedTensorMap = {};
+    try {
+      const { grads } = tf.variableGrads(() => {
+        this.setPred(net.apply(this.xb!, { training: true }) as tf.Tensor);
+        this.fireSync('afterPred');
+        this.setLoss(this.lossFunc(this.pred!, this.yb!) as tf.Scalar);
+        this.fireSync('afterLoss');
+        this.checkFinite();
+        this.fireSync('beforeBackward');
+        return this.lossGrad!;
+      }, this.trainableVariables());
+      fresh = grads;
+    } catch (err) {
+      if (!(err instanceof CancelBackwardException)) throw err;
+      backwardCancelled = true;
+    }
+    if (backwardCancelled) await this.fire('afterCancelBackward');
+    else {
+      this.accumulate(fresh);
+      await this.fire('afterBackward');
+    }
+    await this.withEvents('Step', CancelStepException, async () => {
+      if (this.grads) this.opt.step(this.grads);
+    });
+    this.disposeGrads(); // fastai's zero_grad: a CancelBatchException before here keeps them
+  }
+
+  /** On wasm and cpu, where a read is free, a non-finite loss stops the fit before its step. */
+  private checkFinite(): void {
+    if (this.allowNonFinite || !capabilities().hostMemory) return;
+    const value = this.loss!.dataSync()[0]!;
+    if (!Number.isFinite(value)) {
+      const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
+      throw new FastvisionError('TRAINING', `the training loss is ${value} at epoch ${this.epoch}, iteration ${this.iter} (lr ${lrs}); training stopped`);
+    }
+  }
+
+  /**
+   * Puts `t` in a batch field. Kept (it may be made inside the gradient tape's scope);
+   * the tensor it replaces is freed when the batch ends, not now: it may still be part
+   * of the graph being differentiated.
+   */
+  private replaceBatchTensor(field: keyof Learner['batchTensors'], t: tf.Tensor | undefined): void {
+    const old = this.batchTensors[field];
+    if (old === t) return;
+    if (old) this.replaced.push(old);
+    if (t) tf.keep(t);
+    (this.batchTensors as Record<string, tf.Tensor | undefined>)[field] = t;
+  }
+
+  private setPred(pred: tf.Tensor): void {
+    this.pred = pred;
+  }
+
+  private setLoss(lossGrad: tf.Scalar): void {
+    this.lossGrad = lossGrad;
+    this.loss = tf.clone(lossGrad);
+  }
+
+  /** New gradients, added to those a cancelled batch kept (gradient accumulation). */
+  private accumulate(fresh: tf.NamedTensorMap): void {
+    if (!this.grads) {
+      this.grads = fresh;
+      return;
+    }
+    const sum: tf.NamedTensorMap = {};
+    for (const name of new Set([...Object.keys(this.grads), ...Object.keys(fresh)])) {
+      const [a, b] = [this.grads[name], fresh[name]];
+      sum[name] = a && b ? tf.add(a, b) : (a ?? b)!.clone();
+    }
+    this.disposeGrads();
+    tf.dispose(Object.values(fresh));
+    this.grads = sum;
+  }
+
+  private disposeGrads(): void {
+    if (this.grads) tf.dispose(Object.values(this.grads));
+    this.grads = undefined;
+  }
+
+  /**
+   * The batch is over: every tensor of it is freed — the loader's, and whatever
+   * callbacks put in `xb`, `yb`, `pred`, `lossGrad`, `loss` (a callback that replaces
+   * one need not free the old one).
+   */
+  private endBatch(batch: Batch): void {
+    const mine = new Set<tf.Tensor>([batch.x, batch.y, ...this.replaced, ...Object.values(this.batchTensors)]);
+    tf.dispose([...mine]);
+    this.replaced = [];
+    this.batchTensors = {};
   }
 
   /**
    * Reads the training losses not read yet (one transfer from the backend), hands them
-   * to the recorder and sets {@link Learner.loss}. The loop calls it once per epoch on
-   * device backends and after every step on wasm and cpu; a callback that needs each
-   * step's loss on a GPU (as the LR finder does) calls it itself.
+   * to the recorder and returns them. The loop calls it once per epoch on device
+   * backends and after every step on wasm and cpu; a callback that needs each step's
+   * loss on a GPU (as the LR finder does) calls it itself.
    *
    * @returns The losses read, in step order.
    * @throws at a non-finite loss (outside `lrFind`), naming its epoch, iteration and lr.
@@ -544,41 +686,25 @@ export class Learner {
     if (!this.lossLog.size) return [];
     const values = await this.lossLog.read(this.allowNonFinite);
     this.recorder.addLosses(values);
-    this.loss = values.at(-1)!;
     return values;
   }
 
-  /**
-   * One optimizer step; returns the batch's loss, unread. On wasm and cpu, where a read
-   * is free, a non-finite loss skips the update (and the fit then stops on it).
-   */
-  private step({ x, y }: Batch): tf.Scalar {
-    return tf.tidy(() => {
-      const net = this.net;
-      const { value, grads } = tf.variableGrads(() => this.lossFunc(net.apply(x, { training: true }) as tf.Tensor, y) as tf.Scalar, this.trainableVariables());
-      if (!capabilities().hostMemory || Number.isFinite(value.dataSync()[0]!)) this.opt.step(grads);
-      return value;
-    });
+  /** A pass over `dl`: images, or body features when this fit trains the head on cached features. */
+  private batchesOf(dl: DataLoader): AsyncIterable<Batch> {
+    return this.cachedSplit ? this.featureCache!.batches(dl, this.cachedSplit.body) : dl;
   }
 
-  private async validateEpoch(fire: (e: EventName) => Promise<void>): Promise<number[] | undefined> {
-    try {
-      await fire('beforeValidate');
-      const results = await this.evaluateBatches(this.batches(this.dls.valid), this.net);
-      await fire('afterValidate');
-      return results;
-    } catch (err) {
-      if (err instanceof CancelValidException) return undefined;
-      throw err;
-    }
+  /** `[valid_loss, ...metrics]` over the validation set, firing `afterPred` and `afterLoss` for each batch. */
+  private validate(): Promise<number[]> {
+    return this.evaluateBatches(this.batchesOf(this.dls.valid), this.cachedSplit?.head ?? this.model, true);
   }
 
   /** `[loss, ...metrics]` over a DataLoader, batch-size weighted, in inference mode. */
   evaluate(dl: DataLoader): Promise<number[]> {
-    return this.evaluateBatches(dl, this.model);
+    return this.evaluateBatches(dl, this.model, false);
   }
 
-  private async evaluateBatches(batches: AsyncIterable<Batch>, net: tf.LayersModel): Promise<number[]> {
+  private async evaluateBatches(batches: AsyncIterable<Batch>, net: tf.LayersModel, events: boolean): Promise<number[]> {
     for (const m of this.metrics) m.reset();
     // Accumulated on the backend and read once at the end: no device sync per batch.
     let total: tf.Scalar = tf.keep(tf.scalar(0));
@@ -586,14 +712,27 @@ export class Learner {
     // Convolutions with BatchNorm folded in, for this pass's weights.
     const fused = new FusedInference(net);
     try {
-      for await (const { x, y } of batches) {
-        const pred = fused.predict(x);
-        const next = tf.tidy(() => tf.add(total, tf.mul(this.lossFunc(pred, y), y.shape[0]!)) as tf.Scalar);
+      const one = async () => {
+        this.pred = fused.predict(this.xb!);
+        if (events) await this.fire('afterPred');
+        this.loss = tf.tidy(() => this.lossFunc(this.pred!, this.yb!) as tf.Scalar);
+        if (events) await this.fire('afterLoss');
+        const bs = this.yb!.shape[0]!;
+        const next = tf.tidy(() => tf.add(total, tf.mul(this.loss!, bs)) as tf.Scalar);
         total.dispose();
         total = tf.keep(next);
-        n += y.shape[0]!;
-        for (const m of this.metrics) m.accumulate(pred, y);
-        tf.dispose([x, y, pred]);
+        n += bs;
+        for (const m of this.metrics) m.accumulate(this.pred!, this.yb!);
+      };
+      for await (const batch of batches) {
+        this.xb = batch.x;
+        this.yb = batch.y;
+        try {
+          if (events) await this.withEvents('Batch', CancelBatchException, one);
+          else await one();
+        } finally {
+          this.endBatch(batch);
+        }
       }
       const loss = (await total.data())[0]! / n;
       return [loss, ...(await Promise.all(this.metrics.map((m) => m.value())))];

@@ -53,6 +53,7 @@ export function bceWithLogitsLossFlat(thresh = 0.5): LossFunc {
       return reduction === 'mean' ? tf.mean(elementwise) : tf.mean(elementwise, -1);
     });
   return Object.assign(loss, {
+    thresh,
     activation: (pred: tf.Tensor) => tf.sigmoid(pred),
     decodes: (probs: tf.Tensor) => tf.greater(probs, thresh),
   }) as LossFunc;

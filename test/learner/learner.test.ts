@@ -186,7 +186,10 @@ describe('training loop', () => {
     const w = Array.from(learn.model.getLayer('dense').getWeights()[0]!.dataSync());
     await learn.fit(5, 1e-3, { cbs: [new SkipOdd(), new StopAfter3()] });
     expect(learn.trainIter).toBe(3);
-    expect(learn.recorder.values).toHaveLength(0); // cancelled in the first epoch
+    // Cancelled in the first epoch: as in fastai, afterEpoch still runs (the recorder
+    // logs the train loss), and validation does not.
+    expect(learn.recorder.values).toHaveLength(1);
+    expect(learn.recorder.values[0]).toHaveLength(1);
     expect(Array.from(learn.model.getLayer('dense').getWeights()[0]!.dataSync())).not.toEqual(w);
   });
 });
