@@ -70,26 +70,30 @@ export { Adam, adamDefaults } from './learner/optimizer.js';
 export type { Hypers, OptimizerSnapshot, ParamGroup } from './learner/optimizer.js';
 export {
   Callback,
+  CancelBackwardException,
   CancelBatchException,
   CancelEpochException,
   CancelFitException,
+  CancelStepException,
   CancelTrainException,
   CancelValidException,
   events,
 } from './learner/callback.js';
+export { MixUp, CutMix } from './learner/mixup.js';
+export { GradientAccumulation, GradientClip } from './learner/training.js';
 export type { EventName } from './learner/callback.js';
 export { Recorder, SmoothLoss } from './learner/recorder.js';
 export { ParamScheduler } from './learner/scheduler.js';
 export type { GroupScheds } from './learner/scheduler.js';
 export { ProgressCallback, formatTime } from './learner/progress.js';
-export { SaveModelCallback, EarlyStoppingCallback, CSVLogger } from './learner/trackers.js';
+export { SaveModelCallback, EarlyStoppingCallback, ReduceLROnPlateau, CSVLogger } from './learner/trackers.js';
 export type { SaveModelOptions } from './learner/trackers.js';
 export { BnFreeze } from './learner/bnFreeze.js';
 export type { FeatureCache, FeatureCacheOptions, FeatureCacheStats } from './learner/featureCache.js';
 export type { MonitorOptions } from './learner/trackers.js';
 export { LRFinder, valley, slide, slideWith, minimum, steep, suggestionFuncs } from './learner/lrFinder.js';
 export type { SuggestionFunc, SuggestionName } from './learner/lrFinder.js';
-export { crossEntropyLossFlat, bceWithLogitsLossFlat } from './learner/losses.js';
+export { crossEntropyLossFlat, bceWithLogitsLossFlat, labelSmoothingCrossEntropy } from './learner/losses.js';
 export type { LossFunc } from './learner/losses.js';
 export { accuracy, errorRate, accuracyMulti, avgMetric, Precision, Recall, F1Score, toMetric } from './learner/metrics.js';
 export type { AveragedMetricOptions, Metric, MetricFn, MetricLike } from './learner/metrics.js';

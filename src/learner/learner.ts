@@ -535,15 +535,15 @@ export class Learner {
     try {
       this.iter = 0;
       for await (const batch of this.batchesOf(this.dls.train)) {
-        abort();
-        this.xb = batch.x;
-        this.yb = batch.y;
         // fastai's TrainEvalCallback: the counters move before any `afterBatch` handler runs.
         const count = () => {
           this.trainIter++;
           this.pctTrain = this.trainIter / total;
         };
         try {
+          abort();
+          this.xb = batch.x;
+          this.yb = batch.y;
           await this.withEvents('Batch', CancelBatchException, () => this.oneBatch(), count);
         } finally {
           this.endBatch(batch);

@@ -58,3 +58,31 @@ export function bceWithLogitsLossFlat(thresh = 0.5): LossFunc {
     decodes: (probs: tf.Tensor) => tf.greater(probs, thresh),
   }) as LossFunc;
 }
+
+/**
+ * fastai's `LabelSmoothingCrossEntropy(eps=0.1)`: cross-entropy against targets that
+ * put `1 − eps` on the true class and spread `eps` over all classes:
+ * `loss = eps · mean_c(−log p_c) + (1 − eps) · nll(log p, y)`, per item then averaged.
+ *
+ * @param eps - The share of the target spread over the classes. Default 0.1.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { lossFunc: labelSmoothingCrossEntropy(0.1) });
+ * ```
+ */
+export function labelSmoothingCrossEntropy(eps = 0.1): LossFunc {
+  const loss = (pred: tf.Tensor, targ: tf.Tensor, reduction: 'mean' | 'none' = 'mean') =>
+    tf.tidy(() => {
+      const c = pred.shape[pred.shape.length - 1]!;
+      const logPreds = tf.logSoftmax(pred.reshape([-1, c]));
+      const smooth = tf.div(tf.neg(tf.sum(logPreds, -1)), c);
+      const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(targ.reshape([-1]).toInt(), c), logPreds), -1));
+      const perItem = tf.add(tf.mul(smooth, eps), tf.mul(nll, 1 - eps));
+      return reduction === 'mean' ? tf.mean(perItem) : perItem;
+    });
+  return Object.assign(loss, {
+    activation: (pred: tf.Tensor) => tf.softmax(pred),
+    decodes: (probs: tf.Tensor) => tf.argMax(probs, -1),
+  }) as LossFunc;
+}

@@ -108,6 +108,50 @@ export class SaveModelCallback extends TrackerCallback {
 }
 
 /**
+ * fastai's `ReduceLROnPlateau`: when `monitor` has not improved for `patience` epochs,
+ * divides every layer group's learning rate by `factor` (not below `minLr`) and says so.
+ *
+ * @example
+ * ```ts
+ * await learn.fit(20, 1e-3, { cbs: [new ReduceLROnPlateau({ patience: 2, factor: 10 })] });
+ * ```
+ */
+export class ReduceLROnPlateau extends TrackerCallback {
+  private wait = 0;
+  private readonly patience: number;
+  private readonly factor: number;
+  private readonly minLr: number;
+
+  /** @param opts - What to monitor (default `valid_loss`), `patience` (default 1), `factor` (default 10), `minLr` (default 0). */
+  constructor(opts: MonitorOptions & { patience?: number; factor?: number; minLr?: number } = {}) {
+    super(opts);
+    this.patience = opts.patience ?? 1;
+    this.factor = opts.factor ?? 10;
+    this.minLr = opts.minLr ?? 0;
+    if (!(this.factor > 1)) throw new FastvisionError('BAD_OPTION', `ReduceLROnPlateau factor must be > 1, got ${this.factor}`);
+  }
+
+  override beforeFit(): void {
+    super.beforeFit();
+    this.wait = 0;
+  }
+
+  override afterEpoch(): void {
+    if (this.check().improved) {
+      this.wait = 0;
+      return;
+    }
+    this.wait++;
+    if (this.wait < this.patience) return;
+    this.wait = 0;
+    const old = this.learn.opt.hypers.map((h) => h.lr);
+    const next = old.map((lr) => Math.max(lr / this.factor, this.minLr));
+    this.learn.opt.setHyper('lr', next);
+    if (next.some((lr, i) => lr !== old[i])) this.learn.logger(`Epoch ${this.learn.epoch}: reducing lr to ${next.at(-1)}`);
+  }
+}
+
+/**
  * Stops the fit when `monitor` has not improved for `patience` epochs.
  *
  * @example
