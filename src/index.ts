@@ -56,6 +56,8 @@ export type { ResNetConfig } from './vision/archs/resnet.js';
 
 export { Learner } from './learner/learner.js';
 export type { FineTuneOptions, FitOneCycleOptions, FitOptions, LearnerOptions, LrFindOptions, LrFindResult } from './learner/learner.js';
+export type { ModelSummary } from './learner/summary.js';
+export type { ShowResultsOptions } from './learner/showResults.js';
 export { visionLearner, cnnLearner } from './learner/visionLearner.js';
 export type { VisionLearnerOptions } from './learner/visionLearner.js';
 export { loadLearner } from './learner/export.js';
@@ -95,8 +97,8 @@ export { LRFinder, valley, slide, slideWith, minimum, steep, suggestionFuncs } f
 export type { SuggestionFunc, SuggestionName } from './learner/lrFinder.js';
 export { crossEntropyLossFlat, bceWithLogitsLossFlat, labelSmoothingCrossEntropy } from './learner/losses.js';
 export type { LossFunc } from './learner/losses.js';
-export { accuracy, errorRate, accuracyMulti, avgMetric, Precision, Recall, F1Score, toMetric } from './learner/metrics.js';
-export type { AveragedMetricOptions, Metric, MetricFn, MetricLike } from './learner/metrics.js';
+export { accuracy, errorRate, accuracyMulti, avgMetric, Precision, Recall, F1Score, PrecisionMulti, RecallMulti, F1ScoreMulti, toMetric } from './learner/metrics.js';
+export type { MultiLabelMetricOptions, AveragedMetricOptions, Metric, MetricFn, MetricLike } from './learner/metrics.js';
 
 export { ClassificationInterpretation, plotTopPredictions } from './interpret/classificationInterpretation.js';
 export type { ConfusionMatrixPlotOptions, ImageSource, InterpretationData } from './interpret/classificationInterpretation.js';

@@ -72,7 +72,14 @@ export class ClassificationInterpretation {
 
   /** Predictions of `learn` over its validation set (or training set, in order). */
   static async fromLearner(learn: Learner, opts: { ds?: 'valid' | 'train' } = {}): Promise<ClassificationInterpretation> {
-    if (learn.dls.multiLabel) throw new FastvisionError('BAD_OPTION', 'fastvision: ClassificationInterpretation is for single-label data');
+    if (learn.dls.multiLabel) {
+      throw new FastvisionError(
+        'BAD_OPTION',
+        'ClassificationInterpretation is for single-label data (a confusion matrix needs one predicted and one actual class per image, as fastai\'s). ' +
+          'For multi-label data, use the metrics accuracyMulti, PrecisionMulti, RecallMulti and F1ScoreMulti (per class with average: \'macro\'), ' +
+          'and learn.getPreds() for the probabilities, or learn.showResults() to look at predictions',
+      );
+    }
     const { preds, targs, losses, indices } = await learn.getPreds({ ds: opts.ds ?? 'valid', withLoss: true });
     const data: InterpretationData = {
       vocab: [...learn.dls.vocab],

@@ -58,6 +58,7 @@ export async function exportLearner(learn: Learner, dirArg: string): Promise<str
     library: version,
     arch: learn.arch ?? null,
     ...learn.inferenceConfig,
+    layerGroups: learn.layerGroups.map((g) => g.map((l) => l.name)),
     files,
     bytes: { model: Buffer.byteLength(modelText), weights: weightData.byteLength },
   };
@@ -206,8 +207,28 @@ export async function loadLearner(dirArg: string): Promise<Learner> {
     model.dispose();
     throw err;
   }
-  const { vocab, multiLabel, resize, normalize } = meta;
-  return new Learner(undefined, model, { inference: { vocab, multiLabel, resize, normalize: normalize ?? undefined }, ...(meta.arch ? { arch: meta.arch } : {}) });
+  const { vocab, multiLabel, resize, normalize, thresh } = meta;
+  const layerGroups = meta.layerGroups ? groupsByName(model, meta.layerGroups, join(dir, 'fastvision.json')) : undefined;
+  return new Learner(undefined, model, {
+    inference: { vocab, multiLabel, resize, normalize: normalize ?? undefined, ...(thresh !== undefined ? { thresh } : {}) },
+    ...(layerGroups ? { layerGroups } : {}),
+    ...(meta.arch ? { arch: meta.arch } : {}),
+  });
+}
+
+/** The export's layer groups as the loaded model's layers; every name must be a layer, none twice. */
+function groupsByName(model: tf.LayersModel, names: string[][], file: string): tf.layers.Layer[][] {
+  const byName = new Map(model.layers.map((l) => [l.name, l]));
+  const seen = new Set<string>();
+  return names.map((group, i) =>
+    group.map((name) => {
+      const layer = byName.get(name);
+      if (!layer) throw new FastvisionError('BAD_FILE', `'${file}' puts layer '${name}' in group ${i}, but the model has no such layer`);
+      if (seen.has(name)) throw new FastvisionError('BAD_FILE', `'${file}' puts layer '${name}' in two layer groups`);
+      seen.add(name);
+      return layer;
+    }),
+  );
 }
 
 /** A tfjs model.json, checked for what fastvision relies on: float32 weights, unquantized, in the expected file. */

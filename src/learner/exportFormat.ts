@@ -40,6 +40,10 @@ const inference = {
     })
     .strict(),
   normalize: stats.nullish(),
+  /** Multi-label: the probability above which a class is predicted. */
+  thresh: z.number().gt(0).lt(1).optional(),
+  /** The layer groups, by layer name, so a loaded learner freezes and takes `slice` like the original. */
+  layerGroups: z.array(z.array(z.string().max(256)).min(1).max(100_000)).min(1).max(1000).optional(),
 };
 
 /** fastvision 0.1's first layout: `model.json`, `weights.bin`, `fastvision.json`. */
@@ -79,6 +83,10 @@ export interface ExportMeta {
   resize: { height: number; width: number; method: 'squish' | 'crop' | 'pad'; padMode: 'reflection' | 'zeros' | 'border' };
   /** Normalisation after scaling pixels to [0, 1], or none. */
   normalize?: { mean: [number, number, number]; std: [number, number, number] } | null | undefined;
+  /** Multi-label: the probability above which a class is predicted. */
+  thresh?: number | undefined;
+  /** The layer groups, earliest first, by layer name. */
+  layerGroups?: string[][] | undefined;
   /** The topology and weights files this metadata belongs to. */
   files: { model: string; weights: string };
   /** Their sizes, checked before they are read. */

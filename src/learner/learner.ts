@@ -35,6 +35,8 @@ import { Adam, type ParamGroup } from './optimizer.js';
 import { ProgressCallback } from './progress.js';
 import { Recorder } from './recorder.js';
 import { fineTune, fitOneCycle, lrFind } from './schedule.js';
+import { modelSummary, type ModelSummary } from './summary.js';
+import { showResults, type ShowResultsOptions } from './showResults.js';
 
 /** Options of {@link Learner}, with fastai's defaults. */
 export interface LearnerOptions {
@@ -366,6 +368,24 @@ export class Learner {
    */
   export(dir: string): Promise<string> {
     return exportLearner(this, dir);
+  }
+
+  /**
+   * fastai's `learn.summary()`: each layer's output shape (for one image at the data's
+   * size), parameters and whether it trains now, the totals (trainable and frozen
+   * apart; BatchNorm's running statistics are buffers, not parameters, as in PyTorch),
+   * the frozen state and the callbacks. Returns the table as text with the totals.
+   */
+  summary(): ModelSummary {
+    return modelSummary(this);
+  }
+
+  /**
+   * fastai's `learn.show_results()`: a batch of validation images captioned
+   * `target / predicted`, as a PNG grid; returns the file.
+   */
+  showResults(opts: ShowResultsOptions = {}): Promise<string> {
+    return showResults(this, opts);
   }
 
   /** Number of layer groups. */

@@ -28,10 +28,16 @@ export function crossEntropyLossFlat(): LossFunc {
       const perItem = tf.neg(tf.sum(tf.mul(tf.oneHot(targ.reshape([-1]).toInt(), c), tf.logSoftmax(logits)), -1));
       return reduction === 'mean' ? tf.mean(perItem) : perItem;
     });
-  return Object.assign(loss, {
+  return named(loss, 'FlattenedLoss of CrossEntropyLoss()', {
     activation: (pred: tf.Tensor) => tf.softmax(pred),
     decodes: (probs: tf.Tensor) => tf.argMax(probs, -1),
-  }) as LossFunc;
+  });
+}
+
+/** A loss function with fastai's name for it (what `learn.summary()` prints) and its activation and decoding. */
+function named(loss: (pred: tf.Tensor, targ: tf.Tensor, reduction?: 'mean' | 'none') => tf.Tensor, name: string, parts: Omit<LossFunc, 'name' | keyof CallableFunction>): LossFunc {
+  Object.defineProperty(loss, 'name', { value: name });
+  return Object.assign(loss, parts) as LossFunc;
 }
 
 /**
@@ -52,11 +58,11 @@ export function bceWithLogitsLossFlat(thresh = 0.5): LossFunc {
       const elementwise = tf.add(tf.sub(tf.relu(x), tf.mul(x, targ)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))));
       return reduction === 'mean' ? tf.mean(elementwise) : tf.mean(elementwise, -1);
     });
-  return Object.assign(loss, {
+  return named(loss, 'FlattenedLoss of BCEWithLogitsLoss()', {
     thresh,
     activation: (pred: tf.Tensor) => tf.sigmoid(pred),
     decodes: (probs: tf.Tensor) => tf.greater(probs, thresh),
-  }) as LossFunc;
+  } as Omit<LossFunc, 'name' | keyof CallableFunction>);
 }
 
 /**
@@ -81,8 +87,8 @@ export function labelSmoothingCrossEntropy(eps = 0.1): LossFunc {
       const perItem = tf.add(tf.mul(smooth, eps), tf.mul(nll, 1 - eps));
       return reduction === 'mean' ? tf.mean(perItem) : perItem;
     });
-  return Object.assign(loss, {
+  return named(loss, 'LabelSmoothingCrossEntropy()', {
     activation: (pred: tf.Tensor) => tf.softmax(pred),
     decodes: (probs: tf.Tensor) => tf.argMax(probs, -1),
-  }) as LossFunc;
+  });
 }

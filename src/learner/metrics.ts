@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { FastvisionError } from '../core/errors.js';
 
 /**
  * A validation metric, accumulated batch by batch (fastai's `Metric`). fastvision's
@@ -101,12 +102,14 @@ export const errorRate: MetricFn = (pred, targ) => tf.tidy(() => tf.sub(1, accur
  * ```
  */
 export function accuracyMulti(thresh = 0.5, sigmoid = true): MetricFn {
-  const accuracyMulti: MetricFn = (pred, targ) =>
+  const fn: MetricFn = (pred, targ) =>
     tf.tidy(() => {
       const p = sigmoid ? tf.sigmoid(pred) : pred;
       return tf.mean(tf.cast(tf.equal(tf.greater(p, thresh), tf.greater(targ, 0.5)), 'float32')) as tf.Scalar;
     });
-  return accuracyMulti;
+  // Named as fastai prints it; a bundler may rename the function itself.
+  Object.defineProperty(fn, 'name', { value: 'accuracy_multi' });
+  return fn;
 }
 
 /** Options of the precision / recall / F1 metrics, as sklearn's. */
@@ -118,9 +121,10 @@ export interface AveragedMetricOptions {
 }
 
 /** True positives, false positives and false negatives per class, from argmax predictions. */
-function confusionMetric(name: string, score: (tp: number, fp: number, fn: number) => number, opts: AveragedMetricOptions): Metric {
-  const { average = 'binary', posLabel = 1 } = opts;
-  // Per class: [true positives, predicted, actual], summed on the backend.
+/** Per class, summed on the backend: [true positives, predicted, actual]. */
+type CountFn = (pred: tf.Tensor, targ: tf.Tensor) => tf.Tensor;
+
+function countMetric(name: string, score: (tp: number, fp: number, fn: number) => number, average: 'binary' | 'macro' | 'micro', posLabel: number, counter: CountFn): Metric {
   const counts = new DeviceSum();
   return {
     name,
@@ -128,12 +132,7 @@ function confusionMetric(name: string, score: (tp: number, fp: number, fn: numbe
       counts.reset();
     },
     accumulate(pred, targ) {
-      const c = pred.shape[pred.shape.length - 1]!;
-      const batch = tf.tidy(() => {
-        const predicted = tf.oneHot(tf.argMax(pred, -1), c);
-        const actual = tf.oneHot(tf.cast(targ, 'int32'), c);
-        return tf.stack([tf.sum(tf.mul(predicted, actual), 0), tf.sum(predicted, 0), tf.sum(actual, 0)]);
-      });
+      const batch = counter(pred, targ);
       counts.add(batch);
       batch.dispose();
     },
@@ -143,10 +142,59 @@ function confusionMetric(name: string, score: (tp: number, fp: number, fn: numbe
       const c = v.length / 3;
       const of = (k: number) => [v[k]!, v[c + k]! - v[k]!, v[2 * c + k]! - v[k]!] as const; // tp, fp, fn
       if (average === 'binary') return score(...of(posLabel));
+      if (average === 'micro') {
+        const sums = [0, 0, 0] as [number, number, number];
+        for (let k = 0; k < c; k++) of(k).forEach((x, j) => (sums[j]! += x));
+        return score(...sums);
+      }
       const scores = Array.from({ length: c }, (_, k) => score(...of(k)));
       return scores.reduce((a, b) => a + b, 0) / scores.length;
     },
   };
+}
+
+/** Single-label counts: the argmax is the predicted class. */
+const singleLabelCounts =
+  (name: string): CountFn =>
+  (pred, targ) => {
+    if (targ.rank > 1) throw new FastvisionError('BAD_OPTION', `${name} is for single-label data; for multi-label targets use ${name}Multi`);
+    return tf.tidy(() => {
+      const c = pred.shape[pred.shape.length - 1]!;
+      const predicted = tf.oneHot(tf.argMax(pred, -1), c);
+      const actual = tf.oneHot(tf.cast(targ, 'int32'), c);
+      return tf.stack([tf.sum(tf.mul(predicted, actual), 0), tf.sum(predicted, 0), tf.sum(actual, 0)]);
+    });
+  };
+
+/** Multi-label counts: every class whose probability passes `thresh` is predicted. */
+const multiLabelCounts =
+  (thresh: number, sigmoid: boolean): CountFn =>
+  (pred, targ) =>
+    tf.tidy(() => {
+      const predicted = tf.cast(tf.greater(sigmoid ? tf.sigmoid(pred) : pred, thresh), 'float32');
+      const actual = tf.cast(tf.greater(targ, 0.5), 'float32');
+      return tf.stack([tf.sum(tf.mul(predicted, actual), 0), tf.sum(predicted, 0), tf.sum(actual, 0)]);
+    });
+
+function confusionMetric(name: string, score: (tp: number, fp: number, fn: number) => number, opts: AveragedMetricOptions): Metric {
+  const { average = 'binary', posLabel = 1 } = opts;
+  const fastaiName = { precision_score: 'Precision', recall_score: 'Recall', f1_score: 'F1Score' }[name] ?? name;
+  return countMetric(name, score, average, posLabel, singleLabelCounts(fastaiName));
+}
+
+/** Options of the multi-label precision / recall / F1 metrics, as fastai's `*Multi`. */
+export interface MultiLabelMetricOptions {
+  /** Probability above which a class counts as predicted. Default 0.5. */
+  thresh?: number;
+  /** Apply sigmoid to the outputs first (they are logits). Default true. */
+  sigmoid?: boolean;
+  /** `'macro'` averages the per-class scores (default, as fastai's); `'micro'` pools the counts. */
+  average?: 'macro' | 'micro';
+}
+
+function multiMetric(name: string, score: (tp: number, fp: number, fn: number) => number, opts: MultiLabelMetricOptions): Metric {
+  const { thresh = 0.5, sigmoid = true, average = 'macro' } = opts;
+  return countMetric(name, score, average, 0, multiLabelCounts(thresh, sigmoid));
 }
 
 const safe = (num: number, den: number) => (den === 0 ? 0 : num / den);
@@ -180,6 +228,35 @@ export const Recall = (opts: AveragedMetricOptions = {}): Metric => confusionMet
 export const F1Score = (opts: AveragedMetricOptions = {}): Metric => confusionMetric('f1_score', (tp, fp, fn) => safe(2 * tp, 2 * tp + fp + fn), opts);
 
 /** A metric as given to a Learner: a {@link Metric}, or a function averaged per batch. */
+/**
+ * fastai's `PrecisionMulti`: precision of multi-label predictions (classes whose
+ * probability passes `thresh`), averaged over classes.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [accuracyMulti(0.3), PrecisionMulti({ thresh: 0.3 })] });
+ * ```
+ */
+export const PrecisionMulti = (opts: MultiLabelMetricOptions = {}): Metric => multiMetric('precision_multi', (tp, fp) => safe(tp, tp + fp), opts);
+/**
+ * fastai's `RecallMulti`: recall of multi-label predictions, averaged over classes.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [RecallMulti()] });
+ * ```
+ */
+export const RecallMulti = (opts: MultiLabelMetricOptions = {}): Metric => multiMetric('recall_multi', (tp, _fp, fn) => safe(tp, tp + fn), opts);
+/**
+ * fastai's `F1ScoreMulti`: F1 of multi-label predictions, averaged over classes.
+ *
+ * @example
+ * ```ts
+ * const learn = await visionLearner(dls, resnet34, { metrics: [F1ScoreMulti({ thresh: 0.4 })] });
+ * ```
+ */
+export const F1ScoreMulti = (opts: MultiLabelMetricOptions = {}): Metric => multiMetric('f1_multi', (tp, fp, fn) => safe(2 * tp, 2 * tp + fp + fn), opts);
+
 export type MetricLike = Metric | MetricFn;
 
 const fnNames = new Map<MetricFn, string>([

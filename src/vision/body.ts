@@ -23,6 +23,11 @@ export interface VisionBody {
 export interface ArchBodyOptions extends FetchOptions {
   /** Load ImageNet weights (from the cache or the model hub). Default true. */
   pretrained?: boolean;
+  /**
+   * fastai's `cut`: the body's last layer, by name or index in the architecture's
+   * layers (inclusive). Default: where fastai cuts (before the pooling and classifier).
+   */
+  cut?: string | number;
 }
 
 /**
@@ -53,9 +58,16 @@ export async function bodyFromArch(arch: ArchName, opts: ArchBodyOptions = {}): 
     }
   }
   const inGroup = (layer: tf.layers.Layer, prefixes: string[]) => prefixes.some((p) => layer.name === p || layer.name.startsWith(`${p}_`));
-  const groups = config.groups.map((prefixes) => full.layers.filter((l) => inGroup(l, prefixes)));
-  const bodyLayers = new Set(groups.flat());
-  const last = full.layers.filter((l) => bodyLayers.has(l)).at(-1)!;
+  let groups = config.groups.map((prefixes) => full.layers.filter((l) => inGroup(l, prefixes)));
+  let bodyLayers = new Set(groups.flat());
+  let last = full.layers.filter((l) => bodyLayers.has(l)).at(-1)!;
+  if (opts.cut !== undefined) {
+    const i = resolveCut(full, opts.cut);
+    last = full.layers[i]!;
+    const kept = new Set(full.layers.slice(0, i + 1));
+    groups = groups.map((g) => g.filter((l) => kept.has(l))).filter((g) => g.length);
+    bodyLayers = new Set(groups.flat());
+  }
   const model = tf.model({ inputs: full.inputs, outputs: last.output as tf.SymbolicTensor, name: `${arch}_body` });
   for (const l of model.layers) {
     if (l.getClassName() !== 'InputLayer' && !bodyLayers.has(l)) throw new FastvisionError('BAD_OPTION', `fastvision: layer '${l.name}' of ${arch} is in no layer group`);

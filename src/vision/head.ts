@@ -13,7 +13,16 @@ export interface HeadOptions {
   firstBn?: boolean;
   /** BatchNorm after the last linear layer. Default false. */
   bnFinal?: boolean;
+  /**
+   * fastai's `y_range`: squash the outputs into `[low, high]` with
+   * `sigmoid(x) · (high − low) + low` (fastai's SigmoidRange), for regression targets.
+   * Built of standard layers (Activation, Rescaling), so exports stay plain tfjs.
+   */
+  yRange?: [number, number];
 }
+
+/** The options {@link createHead} takes. */
+export const headOptionNames: readonly (keyof HeadOptions)[] = ['linFtrs', 'ps', 'concatPool', 'firstBn', 'bnFinal', 'yRange'];
 
 /**
  * fastai's `create_head` applied to a body's output: pool (max ‖ avg) → flatten →
@@ -35,6 +44,8 @@ export interface HeadOptions {
  */
 export function createHead(features: tf.SymbolicTensor, nOut: number, opts: HeadOptions = {}): tf.SymbolicTensor {
   const { linFtrs = [512], ps = 0.5, concatPool = true, firstBn = true, bnFinal = false } = opts;
+  const unknown = Object.keys(opts).filter((k) => !headOptionNames.includes(k as keyof HeadOptions));
+  if (unknown.length) throw new FastvisionError('BAD_OPTION', `createHead does not know the option(s) ${unknown.join(', ')}; it takes ${headOptionNames.join(', ')}`);
   const nf = features.shape[features.shape.length - 1];
   if (nf == null) throw new FastvisionError('BAD_OPTION', 'fastvision: createHead needs a body output with a known channel count');
   const sizes = [concatPool ? 2 * nf : nf, ...linFtrs, nOut];
@@ -67,6 +78,12 @@ export function createHead(features: tf.SymbolicTensor, nOut: number, opts: Head
   }
   // fastai's bn_final: BatchNorm1d(n_out, momentum=0.01); Keras counts momentum the other way.
   if (bnFinal) x = batchNorm(x, 'head_bn_final', 0.99);
+  if (opts.yRange) {
+    const [low, high] = opts.yRange;
+    if (!(Number.isFinite(low) && Number.isFinite(high) && high > low)) throw new FastvisionError('BAD_OPTION', `yRange must be [low, high] with low < high, got ${JSON.stringify(opts.yRange)}`);
+    x = tf.layers.activation({ activation: 'sigmoid', name: 'head_sigmoid' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.rescaling({ scale: high - low, offset: low, name: 'head_range' }).apply(x) as tf.SymbolicTensor;
+  }
   return x;
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NormStats } from '../data/normalize.js';
 import { bodyFromArch, type ArchBodyOptions, type VisionBody } from './body.js';
-import { createHead, type HeadOptions } from './head.js';
+import { createHead, headOptionNames, type HeadOptions } from './head.js';
 import type { ArchName } from './pretrained.js';
 import { FastvisionError } from '../core/errors.js';
 
@@ -41,7 +41,8 @@ export async function createVisionModel(arch: ArchName | VisionBody, nOut: numbe
   if (!(Number.isInteger(nOut) && nOut >= 1)) throw new FastvisionError('BAD_OPTION', `fastvision: nOut must be a whole number ≥ 1, got ${String(nOut)}`);
   const body = typeof arch === 'string' ? await bodyFromArch(arch, opts) : arch;
   const features = body.model.outputs[0]!;
-  const logits = createHead(features, nOut, opts);
+  const headOpts = Object.fromEntries(headOptionNames.filter((k) => opts[k] !== undefined).map((k) => [k, opts[k]])) as HeadOptions;
+  const logits = createHead(features, nOut, headOpts);
   const model = tf.model({ inputs: body.model.inputs, outputs: logits, name: `${body.name}_classifier` });
   const bodySet = new Set(body.model.layers);
   const head = model.layers.filter((l) => !bodySet.has(l));
