@@ -227,7 +227,6 @@ export const Recall = (opts: AveragedMetricOptions = {}): Metric => confusionMet
  */
 export const F1Score = (opts: AveragedMetricOptions = {}): Metric => confusionMetric('f1_score', (tp, fp, fn) => safe(2 * tp, 2 * tp + fp + fn), opts);
 
-/** A metric as given to a Learner: a {@link Metric}, or a function averaged per batch. */
 /**
  * fastai's `PrecisionMulti`: precision of multi-label predictions (classes whose
  * probability passes `thresh`), averaged over classes.
@@ -257,6 +256,7 @@ export const RecallMulti = (opts: MultiLabelMetricOptions = {}): Metric => multi
  */
 export const F1ScoreMulti = (opts: MultiLabelMetricOptions = {}): Metric => multiMetric('f1_multi', (tp, fp, fn) => safe(2 * tp, 2 * tp + fp + fn), opts);
 
+/** A metric as given to a Learner: a {@link Metric}, or a function averaged per batch. */
 export type MetricLike = Metric | MetricFn;
 
 const fnNames = new Map<MetricFn, string>([

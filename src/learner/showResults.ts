@@ -4,7 +4,7 @@ import { FusedInference } from '../engine/tfjs/fusedInference.js';
 import { writeImageGrid } from '../plot/imageGrid.js';
 import type { Learner } from './learner.js';
 
-/** Options of `learn.showResults` ({@link showResults}). */
+/** Options of `learn.showResults`. */
 export interface ShowResultsOptions {
   /** Images to show. Default 9. */
   maxN?: number;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Learner } from './learner.js';
 
-/** What {@link modelSummary} counts, with the table as text. */
+/** What `learn.summary()` counts, with the table as text. */
 export interface ModelSummary {
   /** fastai's table, as text. */
   text: string;

@@ -21,7 +21,7 @@ function files(dir: string): string[] {
 const distinctive = ['inboundNodes', 'containerNodes', 'movingMean', 'movingVariance', 'depthwiseKernel', 'dilationRate', 'dataIdMap', 'makeOutput', 'firstUse', 'isUsingGpuDevice', 'HEAPU8'];
 const patterns = [
   new RegExp(`\\.(${distinctive.join('|')})\\b`),
-  /\b(layer|layers|bn|conv|pad|relu|backend|l)\.(kernel|bias|gamma|beta|strides|padding|axis|epsilon|momentum|maxValue|useBias|activation|dataFormat)\b/,
+  /\b(?<!tf\.)(layer|layers|bn|conv|pad|relu|backend|l)\.(kernel|bias|gamma|beta|strides|padding|axis|epsilon|momentum|maxValue|useBias|activation|dataFormat)\b/,
   /\.call\s*=(?!=)/,
   /as unknown as \{[^}]*\b(inboundNodes|containerNodes|movingMean|kernel|gamma|padding|maxValue|dataIdMap|firstUse|isUsingGpuDevice)\b/,
 ];
