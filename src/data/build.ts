@@ -1,5 +1,7 @@
 import { ImageDataset } from './dataset.js';
 import { defaultLimitInputPixels, type ResizeSpec } from './image.js';
+import { centredResize } from './transforms/itemTransforms.js';
+import type { ItemTransform } from './transforms/transform.js';
 import { ImageCache } from './imageCache.js';
 import { checkContained, resolveItemPath, statItems, type ImageItem, type SkippedItem } from './items.js';
 import type { LoaderOptions } from './options.js';
@@ -37,7 +39,7 @@ const listLimit = 20;
 export async function buildDataset(entries: readonly Entry[], opts: BuildOptions, source: string): Promise<Built> {
   if (entries.length === 0) throw new FastvisionError('BAD_DATA', `fastvision: ${source} is empty: no rows to load`);
   if (!opts.splitByFlag) checkValidPct(opts.validPct ?? 0.2);
-  const spec = resizeSpec(opts);
+  const itemTfms = itemPipeline(opts);
   const labels = entries.map((e) => parseLabel(e, opts.labelDelim));
   const emptyLabels = entries.filter((_, i) => labels[i] == null);
   if (emptyLabels.length) {
@@ -80,7 +82,7 @@ export async function buildDataset(entries: readonly Entry[], opts: BuildOptions
   const targets = multiLabel ? multiHot(kept as string[][], vocab, items) : singleTargets(kept as string[], vocab, items);
   const cache = opts.cache instanceof ImageCache ? opts.cache : new ImageCache(opts.cache);
   const skipped: SkippedItem[] = stat.skipped;
-  const dataset = new ImageDataset(items, targets, vocab, spec, cache, onBadImage, skipped, opts.limitInputPixels ?? defaultLimitInputPixels, opts.allowVector ?? false);
+  const dataset = new ImageDataset(items, targets, vocab, itemTfms, cache, onBadImage, skipped, opts.limitInputPixels ?? defaultLimitInputPixels, opts.allowVector ?? false);
   return { dataset, train, valid };
 }
 
@@ -126,9 +128,33 @@ export function resizeSpec(opts: Pick<LoaderOptions, 'size' | 'resizeMethod' | '
       throw new FastvisionError('BAD_OPTION', `fastvision: size must be a whole number from 1 to ${maxImageSide} (or [height, width] of those), got ${JSON.stringify(size)}`);
     }
   }
-  const method = opts.resizeMethod ?? 'squish';
+  const method = opts.resizeMethod ?? 'crop';
   if (!['squish', 'crop', 'pad'].includes(method)) throw new FastvisionError('BAD_OPTION', `fastvision: resizeMethod must be 'squish', 'crop' or 'pad', got '${method}'`);
   const padMode = opts.padMode ?? 'reflection';
   if (!['reflection', 'zeros', 'border'].includes(padMode)) throw new FastvisionError('BAD_OPTION', `fastvision: padMode must be 'reflection', 'zeros' or 'border', got '${padMode}'`);
   return { height: height!, width: width!, method, padMode };
+}
+
+/**
+ * The item transforms of a factory's options: `itemTfms` as given when one sets the
+ * size, else the `size` shorthand (fastai v1's centred resize, 224 by default) first.
+ */
+export function itemPipeline(opts: Pick<LoaderOptions, 'size' | 'resizeMethod' | 'padMode' | 'itemTfms'>): ItemTransform[] {
+  const tfms = opts.itemTfms ?? [];
+  if (!Array.isArray(tfms)) throw new FastvisionError('BAD_OPTION', `fastvision: itemTfms must be an array of item transforms, got ${typeof tfms}`);
+  tfms.forEach((t, i) => {
+    if ((t as { kind?: string } | null)?.kind !== 'item') {
+      const hint = (t as { kind?: string } | null)?.kind === 'batch' ? ` ('${t.name}' is a batch transform: put it in batchTfms)` : '';
+      throw new FastvisionError('BAD_OPTION', `fastvision: itemTfms[${i}] is not an item transform${hint}`);
+    }
+  });
+  if (!tfms.some((t) => t.size)) {
+    const spec = resizeSpec(opts);
+    return [centredResize([spec.height, spec.width], { method: spec.method, padMode: spec.padMode }), ...tfms];
+  }
+  const clash = (['size', 'resizeMethod', 'padMode'] as const).filter((k) => opts[k] != null);
+  if (clash.length) {
+    throw new FastvisionError('BAD_OPTION', `fastvision: give the size either as size/resizeMethod/padMode or in itemTfms, not both (got ${clash.join(', ')} and [${tfms.map((t) => t.name).join(', ')}])`);
+  }
+  return [...tfms];
 }

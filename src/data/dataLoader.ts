@@ -3,6 +3,8 @@ import { limiter } from './concurrency.js';
 import type { ImageDataset } from './dataset.js';
 import { normalizePixels, type NormStats } from './normalize.js';
 import { permutation, rng } from './splitters.js';
+import { normalizeTensor } from './transforms/normalizeTransform.js';
+import type { BatchTransform, Rng, DatasetSplit } from './transforms/transform.js';
 import { FastvisionError } from '../core/errors.js';
 
 /** One batch. The caller owns both tensors and must dispose them (or run inside `tf.tidy`). */
@@ -28,11 +30,17 @@ export interface DataLoaderOptions {
   seed?: number | string | undefined;
   /** Read at each batch, so a learner can add ImageNet stats later (fastai's `Normalize`). */
   normalize: () => NormStats | undefined;
+  /** Which transforms apply: the training loader's random ones, or the validation set's. Default `'valid'`. */
+  split?: DatasetSplit;
+  /** fastai's `batch_tfms` without Normalize, sorted by `order`. */
+  batchTfms?: readonly BatchTransform[];
 }
 
 interface RawBatch {
   pixels: Uint8Array;
   indices: number[];
+  /** Seeds the batch transforms' draws. */
+  random: Rng;
 }
 
 /**
@@ -54,6 +62,10 @@ export class DataLoader implements AsyncIterable<Batch> {
   private readonly prefetch: number;
   private readonly concurrency: number;
   private readonly random: () => number;
+  /** Draws one seed per batch for its augmentations, apart from the shuffling's stream. */
+  private readonly augRandom: () => number;
+  readonly split: DatasetSplit;
+  readonly batchTfms: readonly BatchTransform[];
 
   constructor(
     readonly dataset: ImageDataset,
@@ -68,6 +80,19 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.prefetch = opts.prefetch ?? 2;
     this.concurrency = opts.concurrency ?? 8;
     this.random = rng(opts.seed);
+    this.augRandom = rng(opts.seed == null ? undefined : `${opts.seed}:augment`);
+    this.split = opts.split ?? 'valid';
+    this.batchTfms = [...(opts.batchTfms ?? [])].sort((a, b) => a.order - b.order);
+  }
+
+  /** `[height, width]` of the images in a batch, after the batch transforms. */
+  get size(): [number, number] {
+    return this.batchTfms.reduce<[number, number]>((s, t) => t.outSize?.(s) ?? s, this.dataset.size);
+  }
+
+  /** True when an item or batch transform draws random numbers on this loader (so its batches differ every pass). */
+  get isRandom(): boolean {
+    return this.dataset.isRandom(this.split) || this.batchTfms.some((t) => t.isRandom(this.split));
   }
 
   /** Items in this split (bad images found so far with `onBadImage: 'skip'` not counted). */
@@ -108,6 +133,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** The targets of these items, as a batch's `y`. The caller disposes it. */
   targets(indices: readonly number[]): tf.Tensor {
     const { targets, vocab } = this.dataset;
+    if (!this.dataset.hasLabels) return tf.fill([indices.length], -1, 'int32');
     return this.dataset.multiLabel
       ? tf.tensor2d(indices.map((i) => targets[i] as number[]), [indices.length, vocab.length], 'float32')
       : tf.tensor1d(indices.map((i) => targets[i] as number), 'int32');
@@ -141,19 +167,49 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
-  private async loadRaw(indices: number[], limit: ReturnType<typeof limiter>): Promise<RawBatch> {
+  private loadRaw(indices: number[], limit: ReturnType<typeof limiter>): Promise<RawBatch> {
+    // Drawn now, in batch order, so the augmentations do not depend on which decode finishes first.
+    const seed = this.augRandom();
+    return this.loadRawSeeded(indices, limit, seed);
+  }
+
+  private async loadRawSeeded(indices: number[], limit: ReturnType<typeof limiter>, seed: number): Promise<RawBatch> {
     const size = this.dataset.imageBytes;
-    const images = await Promise.all(indices.map((i) => limit(() => this.dataset.load(i))));
+    const images = await Promise.all(indices.map((i, k) => limit(() => this.dataset.load(i, this.split, rng(`${seed}:${k}`)))));
     const kept = indices.filter((_, j) => images[j] != null);
     const pixels = new Uint8Array(kept.length * size);
     let k = 0;
     for (const img of images) if (img) pixels.set(img, size * k++);
-    return { pixels, indices: kept };
+    return { pixels, indices: kept, random: rng(`${seed}:batch`) };
   }
 
-  private toBatch({ pixels, indices }: RawBatch): Batch {
-    const { height, width } = this.dataset.spec;
-    const x = normalizePixels(pixels, [indices.length, height, width, 3], this.opts.normalize());
+  /**
+   * Pixels → float batch: straight to normalised floats when no batch transform acts
+   * on this split (one pass through a lookup table), else `/255`, the transforms in
+   * order, then Normalize.
+   */
+  private toBatch({ pixels, indices, random }: RawBatch): Batch {
+    const [height, width] = this.dataset.size;
+    const shape: [number, number, number, number] = [indices.length, height, width, 3];
+    const stats = this.opts.normalize();
+    let size: [number, number] = [height, width];
+    const active = this.batchTfms.filter((t) => {
+      const on = t.activeOn(this.split, size);
+      size = t.outSize?.(size) ?? size;
+      return on;
+    });
+    if (!active.length) return { x: normalizePixels(pixels, shape, stats), y: this.targets(indices), indices };
+    let x = normalizePixels(pixels, shape);
+    for (const t of active) {
+      const next = t.apply(x, this.split, random);
+      x.dispose();
+      x = next;
+    }
+    if (stats) {
+      const next = normalizeTensor(x, stats);
+      x.dispose();
+      x = next;
+    }
     return { x, y: this.targets(indices), indices };
   }
 }

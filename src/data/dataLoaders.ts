@@ -3,8 +3,11 @@ import type { Dirent } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeImageGrid } from '../plot/imageGrid.js';
-import { buildDataset, resizeSpec, type Entry } from './build.js';
-import { DataLoader } from './dataLoader.js';
+import { buildDataset, type Entry } from './build.js';
+import { DataLoader, type Batch } from './dataLoader.js';
+import { isNormalize } from './transforms/normalizeTransform.js';
+import { makeTestDl, type TestDlOptions, type TestItem } from './testDl.js';
+import type { BatchTransform, ItemTransform } from './transforms/transform.js';
 import type { ImageDataset } from './dataset.js';
 import type { ResizeSpec } from './image.js';
 import { isInside, type SkippedItem } from './items.js';
@@ -24,11 +27,13 @@ export interface ShowBatchOptions {
   file?: string;
   /** Which split to draw from. Default `'train'`. */
   ds?: 'train' | 'valid';
+  /** Show one item through the augmentations `maxN` times (fastai's `unique=True`). Default false. */
+  unique?: boolean;
 }
 
 /** Options of {@link DataLoaders.withSize}. */
 export interface WithSizeOptions {
-  /** The new image size: a number for square, or `[height, width]`. */
+  /** The new image size (of a batch: the last resize's): a number for square, or `[height, width]`. */
   size: number | [number, number];
   /** A new batch size. Default the current one. */
   bs?: number;
@@ -73,11 +78,15 @@ export class DataLoaders {
     readonly path: string,
     private readonly opts: LoaderOptions,
   ) {
-    this.stats = opts.normalize;
+    const batchTfms = checkBatchTfms(opts.batchTfms);
+    const norm = batchTfms.filter(isNormalize);
+    if (norm.length > 1 || (norm.length && opts.normalize)) throw new FastvisionError('BAD_OPTION', 'fastvision: give the normalisation once: one Normalize in batchTfms or the normalize option');
+    this.stats = opts.normalize ?? norm[0]?.stats;
     const shared = {
       prefetch: opts.prefetch,
       concurrency: opts.concurrency,
       normalize: () => this.stats,
+      batchTfms: batchTfms.filter((t) => !isNormalize(t)),
     };
     const bs = opts.bs ?? 64;
     this.train = new DataLoader(dataset, trainIdx, {
@@ -86,8 +95,9 @@ export class DataLoaders {
       shuffle: opts.shuffle ?? true,
       dropLast: opts.dropLast ?? true,
       seed: opts.seed,
+      split: 'train',
     });
-    this.valid = new DataLoader(dataset, validIdx, { ...shared, bs: opts.valBs ?? bs, shuffle: false, dropLast: false });
+    this.valid = new DataLoader(dataset, validIdx, { ...shared, bs: opts.valBs ?? bs, shuffle: false, dropLast: false, split: 'valid' });
   }
 
   /** The class names, sorted: index i of a prediction is `vocab[i]`. */
@@ -105,21 +115,57 @@ export class DataLoaders {
     return this.dataset.multiLabel;
   }
 
-  /** Height and width of the images in a batch. */
+  /** Height and width of the images in a batch (after the batch transforms). */
   get size(): [number, number] {
-    return [this.dataset.spec.height, this.dataset.spec.width];
+    return this.valid.size;
   }
 
-  /** Size and resize method of the images, as `decodeImage` takes them. */
+  /** Height and width of each item after the item transforms (before the batch transforms). */
+  get itemSize(): [number, number] {
+    return [...this.dataset.size];
+  }
+
+  /** fastai's `after_item`: the item transforms, in order (the `size` option's resize among them). */
+  get itemTfms(): readonly ItemTransform[] {
+    return this.dataset.itemTfms;
+  }
+
+  /** fastai's `after_batch`: the batch transforms, in order, without Normalize (see {@link normalize}). */
+  get batchTfms(): readonly BatchTransform[] {
+    return this.train.batchTfms;
+  }
+
+  /**
+   * The first resize of the item transforms as `decodeImage` takes it (on the validation
+   * set): what a model fed outside fastvision needs; the whole pipeline is `itemTfms`.
+   */
   get resizeSpec(): ResizeSpec {
-    return { ...this.dataset.spec };
+    const first = this.dataset.itemTfms.find((t) => t.size)!;
+    const [height, width] = first.size!;
+    const cfg = first.config;
+    return cfg?.type === 'Resize' ? { height, width, method: cfg.method, padMode: cfg.padMode } : { height, width, method: 'squish', padMode: 'reflection' };
   }
 
-  /** Item `index`'s decoded pixels at this size (uint8 RGB, as in a batch before normalisation), for pictures. */
+  /** Item `index`'s pixels after the validation item transforms (uint8 RGB, as in a batch before normalisation), for pictures. */
   async image(index: number): Promise<{ pixels: Uint8Array; width: number; height: number }> {
     const pixels = await this.dataset.load(index);
     if (!pixels) throw new FastvisionError('BAD_DATA', `fastvision: item ${index} is a bad image that was skipped`);
-    return { pixels, width: this.dataset.spec.width, height: this.dataset.spec.height };
+    return { pixels, width: this.dataset.size[1], height: this.dataset.size[0] };
+  }
+
+  /**
+   * A DataLoader over new images through the validation transforms, as fastai's
+   * `dls.test_dl`: for `learn.getPreds({ dl })`. Paths are relative to the current folder.
+   *
+   * @example
+   * ```ts
+   * const dl = await dls.testDl(['new/a.jpg', 'new/b.jpg']);
+   * const { preds } = await learn.getPreds({ dl });
+   * ```
+   */
+  testDl(items: readonly TestItem[], opts: TestDlOptions = {}): Promise<DataLoader> {
+    const pre = { vocab: this.vocab, multiLabel: this.multiLabel, itemTfms: this.itemTfms, batchTfms: this.batchTfms, normalize: () => this.stats };
+    return makeTestDl(items, pre, { bs: this.valid.bs, limitInputPixels: this.dataset.limitInputPixels, allowVector: this.dataset.allowVector, ...opts });
   }
 
   /** Where item `index` came from (file and row), for captions and reports. */
@@ -154,11 +200,22 @@ export class DataLoaders {
    */
   withSize(size: number | [number, number] | WithSizeOptions): DataLoaders {
     const o: WithSizeOptions = typeof size === 'object' && !Array.isArray(size) ? size : { size };
-    const spec = resizeSpec({ ...this.opts, size: o.size });
-    const opts: LoaderOptions = { ...this.opts, size: o.size, normalize: this.stats };
+    const target = sizePair(o.size);
+    // The last resize sets the size: a batch transform's (augTransforms({ size })) or else the last item transform's.
+    const batchTfms = [...(this.opts.batchTfms ?? [])];
+    const b = batchTfms.findLastIndex((t) => t.outSize && t.withSize);
+    let itemTfms = [...this.dataset.itemTfms];
+    if (b >= 0) batchTfms[b] = batchTfms[b]!.withSize!(target);
+    else {
+      const i = itemTfms.findLastIndex((t) => t.size);
+      if (!itemTfms[i]!.withSize) throw new FastvisionError('BAD_OPTION', `fastvision: withSize cannot resize the item transform '${itemTfms[i]!.name}' (it has no withSize)`);
+      itemTfms = itemTfms.map((t, k) => (k === i ? t.withSize!(target) : t));
+    }
+    const opts: LoaderOptions = { ...this.opts, batchTfms, normalize: this.stats };
+    delete opts.size;
     if (o.bs != null) opts.bs = o.bs;
     if (o.valBs != null || o.bs != null) opts.valBs = o.valBs ?? o.bs;
-    return new DataLoaders(this.dataset.withSpec(spec), this.train.indices, this.valid.indices, this.path, opts);
+    return new DataLoaders(this.dataset.withItemTfms(itemTfms), this.train.indices, this.valid.indices, this.path, { ...opts, batchTfms: batchTfms.filter((t) => !isNormalize(t)) });
   }
 
   /**
@@ -166,11 +223,12 @@ export class DataLoaders {
    * as fastai's `show_batch`; returns the PNG's path.
    */
   async showBatch(opts: ShowBatchOptions = {}): Promise<string> {
-    const { maxN = 9, rows, file = 'batch.png', ds = 'train' } = opts;
-    const { x, y, indices } = await this[ds].oneBatch();
+    const { maxN = 9, rows, file = 'batch.png', ds = 'train', unique = false } = opts;
+    const dl = this[ds];
+    const { x, y, indices } = unique ? await firstBatch(dl.batchesOf([Array(maxN).fill(dl.batchOrder()[0]?.[0] ?? dl.indices[0])])) : await dl.oneBatch();
     try {
       const n = Math.min(maxN, indices.length);
-      const [height, width] = this.size;
+      const [, height, width] = x.shape;
       const pixels = await denormalizePixels(x, this.stats);
       const labels = (await y.array()) as number[] | number[][];
       const caption = (l: number | number[]) =>
@@ -306,4 +364,26 @@ async function listImages(dir: string): Promise<string[]> {
   await walk(dir);
   for (let i = 0; i < linked.length; i++) await walk(linked[i]!);
   return out.sort();
+}
+
+async function firstBatch(batches: AsyncGenerator<Batch>): Promise<Batch> {
+  for await (const b of batches) return b;
+  throw new FastvisionError('BAD_DATA', 'fastvision: no batch to show (every item skipped?)');
+}
+
+function sizePair(size: number | [number, number]): [number, number] {
+  return typeof size === 'number' ? [size, size] : [size[0], size[1]];
+}
+
+/** `batchTfms` checked: an array of batch transforms. */
+function checkBatchTfms(tfms: unknown): BatchTransform[] {
+  if (tfms == null) return [];
+  if (!Array.isArray(tfms)) throw new FastvisionError('BAD_OPTION', `fastvision: batchTfms must be an array of batch transforms (augTransforms() returns one), got ${typeof tfms}`);
+  tfms.forEach((t: { kind?: string; name?: string } | null, i) => {
+    if (t?.kind !== 'batch') {
+      const hint = t?.kind === 'item' ? ` ('${t.name}' is an item transform: put it in itemTfms)` : Array.isArray(t) ? ' (an array: spread it, batchTfms: [...augTransforms(), ...])' : '';
+      throw new FastvisionError('BAD_OPTION', `fastvision: batchTfms[${i}] is not a batch transform${hint}`);
+    }
+  });
+  return tfms as BatchTransform[];
 }

@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import sharp from 'sharp';
 import { FastvisionError } from '../core/errors.js';
 import { resizeImage, type ResizeSpec } from './resize.js';
+import type { Pixels } from './resample.js';
 
 export type { PadMode, ResizeMethod, ResizeSpec } from './resize.js';
 
@@ -58,6 +59,30 @@ const extendWith = { reflection: 'mirror', border: 'copy', zeros: 'background' }
  * ```
  */
 export async function decodeImage(input: string | Buffer, spec: ResizeSpec, options: number | DecodeOptions = {}): Promise<Uint8Array> {
+  const decoded = await decodePixels(input, options);
+  try {
+    return resizeImage(decoded, spec).data;
+  } catch (err) {
+    throw new BadImageError(typeof input === 'string' ? input : '<image buffer>', (err as Error).message);
+  }
+}
+
+/**
+ * Decodes an image at its own size into uint8 RGB pixels (HWC), with EXIF orientation
+ * applied and alpha dropped, as {@link decodeImage} does before resizing: what item
+ * transforms start from.
+ *
+ * @param input - A file path or an encoded image.
+ * @param options - As {@link decodeImage}'s.
+ * @returns The pixels with their width and height.
+ * @throws {@link BadImageError} naming the file and the reason.
+ *
+ * @example
+ * ```ts
+ * const { width, height } = await decodePixels('cover.jpg');
+ * ```
+ */
+export async function decodePixels(input: string | Buffer, options: number | DecodeOptions = {}): Promise<Pixels> {
   const { limitInputPixels = defaultLimitInputPixels, allowVector = false } = typeof options === 'number' ? { limitInputPixels: options } : options;
   const file = typeof input === 'string' ? input : '<image buffer>';
   try {
@@ -73,8 +98,7 @@ export async function decodeImage(input: string | Buffer, spec: ResizeSpec, opti
       .raw()
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    const decoded = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
-    return resizeImage(decoded, spec).data;
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
   } catch (err) {
     if (err instanceof BadImageError) throw err;
     const reason = (err as Error).message;

@@ -61,8 +61,8 @@ export class ImageCache {
     if (!(this.budget >= 0)) throw new FastvisionError('BAD_OPTION', `fastvision: cache.memoryBytes must be ≥ 0, got ${String(opts.memoryBytes)}`);
   }
 
-  /** The image for `key`, from memory, then disk, then `decode()`. */
-  get(key: string, bytes: number, decode: () => Promise<Uint8Array>): Promise<Uint8Array> {
+  /** The image for `key`, from memory, then disk, then `decode()`; `bytes` its length when known (a disk file of another length is stale). */
+  get(key: string, bytes: number | undefined, decode: () => Promise<Uint8Array>): Promise<Uint8Array> {
     const hit = this.memory.get(key);
     if (hit) {
       this.stats.memoryHits++;
@@ -77,7 +77,7 @@ export class ImageCache {
     return pending;
   }
 
-  private async load(key: string, bytes: number, decode: () => Promise<Uint8Array>): Promise<Uint8Array> {
+  private async load(key: string, bytes: number | undefined, decode: () => Promise<Uint8Array>): Promise<Uint8Array> {
     const file = this.dir ? join(this.dir, `${createHash('sha1').update(key).digest('hex')}.rgb`) : undefined;
     let data = file ? await readExact(file, bytes) : undefined;
     if (data) this.stats.diskHits++;
@@ -109,10 +109,10 @@ export class ImageCache {
 }
 
 /** The file's bytes if it exists and has exactly `bytes` of them (a torn or stale file is a miss). */
-async function readExact(file: string, bytes: number): Promise<Uint8Array | undefined> {
+async function readExact(file: string, bytes: number | undefined): Promise<Uint8Array | undefined> {
   try {
     const buf = await readFile(file);
-    return buf.byteLength === bytes ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : undefined;
+    return bytes === undefined || buf.byteLength === bytes ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : undefined;
   } catch {
     return undefined;
   }

@@ -11,6 +11,8 @@ export interface ImageItem {
   origin: string;
   mtimeMs: number;
   bytes: number;
+  /** The encoded image itself, for items given as Buffers (a test set); `file` then only names it. */
+  buffer?: Buffer;
 }
 
 /** An item left out with `onBadImage: 'skip'`, and why. */

@@ -3,6 +3,7 @@ import type { CacheOptions, ImageCache } from './imageCache.js';
 import type { PadMode, ResizeMethod } from './resize.js';
 import type { NormStats } from './normalize.js';
 import type { ColumnRef } from './table.js';
+import type { BatchTransform, ItemTransform } from './transforms/transform.js';
 
 /** How items are split, sized and batched: what every `DataLoaders.from*` factory takes. */
 export interface LoaderOptions {
@@ -14,9 +15,14 @@ export interface LoaderOptions {
   seed?: number | string;
   /** Keep each class's share in both splits (fastai's split is not stratified). Default false. */
   stratify?: boolean;
-  /** Image size: a number for square, or `[height, width]`. Default 224. */
+  /**
+   * Image size: a number for square, or `[height, width]`. Default 224. This is fastai
+   * v1's `size=`: the resize is the same on both sets (the box centred), so decoded
+   * images and body features cache. For fastai v2's `Resize` (a random position on the
+   * training set) use `itemTfms: [Resize(size)]` instead.
+   */
   size?: number | [number, number];
-  /** Default `'squish'`, fastai v1's and the study's. */
+  /** How `size` fits the image: `'crop'` (default, fastai's: the largest centred box of the target's shape), `'squish'` or `'pad'`. */
   resizeMethod?: ResizeMethod;
   /** Padding for `resizeMethod: 'pad'`. Default `'reflection'`, as fastai. */
   padMode?: PadMode;
@@ -28,8 +34,20 @@ export interface LoaderOptions {
   shuffle?: boolean;
   /** Drop the last, incomplete training batch. Default true, as fastai (validation keeps it). */
   dropLast?: boolean;
-  /** Normalisation stats applied to every batch, e.g. `imagenetStats`. Default none: pixels / 255. */
+  /** Normalisation stats applied to every batch, e.g. `imagenetStats` (the same as `Normalize.fromStats` in `batchTfms`). Default none: pixels / 255. */
   normalize?: NormStats;
+  /**
+   * fastai's `item_tfms`: transforms of each decoded image, on the CPU, e.g.
+   * `[Resize(460)]` or `[RandomResizedCrop(224, { minScale: 0.35 })]`. One must set the
+   * size (else the `size` option's resize runs first).
+   */
+  itemTfms?: ItemTransform[];
+  /**
+   * fastai's `batch_tfms`: transforms of each batch on the backend, e.g.
+   * `augTransforms({ size: 224 })`, in their `order` (Normalize last). Random ones run
+   * on training batches only.
+   */
+  batchTfms?: BatchTransform[];
   /** `'error'` (default) stops at a missing or undecodable image; `'skip'` leaves it out and lists it in `dls.skipped`. */
   onBadImage?: OnBadImage;
   /** Decoded-image cache: a memory budget and an optional directory, or a cache to share. */

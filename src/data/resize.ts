@@ -33,14 +33,15 @@ export interface ResizeSpec {
 }
 
 /**
- * fastai's `Resize` on a decoded image, centred (as on the validation set): `crop`
- * cuts the largest centred box of the target's aspect ratio, `pad` pads the image
+ * fastai's `Resize` on a decoded image: `crop` cuts the largest box of the target's
+ * aspect ratio (centred by default, as on the validation set), `pad` pads the image
  * (at its own resolution) to that aspect ratio, `squish` takes it whole; then PIL's
  * bilinear resampling to the size. Box sizes and offsets are truncated to whole
  * pixels exactly as fastai's `Resize.encodes` and `crop_pad` do.
  *
  * @param src - Decoded uint8 HWC pixels.
  * @param spec - Target size, method and padding.
+ * @param pcts - Where the box sits, as fractions of the free room (fastai's `pcts`): `[0.5, 0.5]` centred (default); random on the training set.
  * @returns `spec.height × spec.width` pixels with `src.channels` channels.
  *
  * @example
@@ -48,15 +49,15 @@ export interface ResizeSpec {
  * const out = resizeImage({ data, width: 500, height: 375, channels: 3 }, { height: 224, width: 224, method: 'crop', padMode: 'reflection' });
  * ```
  */
-export function resizeImage(src: Pixels, spec: ResizeSpec): Pixels {
+export function resizeImage(src: Pixels, spec: ResizeSpec, pcts: readonly [number, number] = [0.5, 0.5]): Pixels {
   const { width, height } = spec;
   if (spec.method === 'squish') return resampleBilinear(src, width, height);
   // fastai: m = w/W if op(w/W, h/H) else h/H, with op `<` for crop and `>` for pad.
   const [rw, rh] = [src.width / width, src.height / height];
   const m = (spec.method === 'crop' ? rw < rh : rw > rh) ? rw : rh;
   const box = { width: Math.max(1, Math.trunc(m * width)), height: Math.max(1, Math.trunc(m * height)) };
-  const left = Math.trunc(0.5 * (src.width - box.width));
-  const top = Math.trunc(0.5 * (src.height - box.height));
+  const left = Math.trunc(pcts[0] * (src.width - box.width));
+  const top = Math.trunc(pcts[1] * (src.height - box.height));
   if (spec.method === 'crop') return resampleBilinear(src, width, height, { left, top, ...box });
   const padded = pad(src, { left: -left, top: -top, width: box.width, height: box.height }, spec.padMode);
   return resampleBilinear(padded, width, height);
@@ -67,7 +68,7 @@ export function resizeImage(src: Pixels, spec: ResizeSpec): Pixels {
  * rest filled as torchvision's `pad` fills it on PIL images (numpy's `reflect`,
  * `edge`, `constant` 0), which fastai's `PadMode` names `reflection`, `border`, `zeros`.
  */
-function pad(src: Pixels, at: Box, mode: PadMode): Pixels {
+export function pad(src: Pixels, at: Box, mode: PadMode): Pixels {
   const c = src.channels;
   const out = new Uint8Array(at.width * at.height * c);
   const xs = Int32Array.from({ length: at.width }, (_, x) => sourceIndex(x - at.left, src.width, mode));

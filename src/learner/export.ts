@@ -38,6 +38,10 @@ interface ModelJson {
  * that were mid-load.
  */
 export async function exportLearner(learn: Learner, dirArg: string): Promise<string> {
+  const custom = learn.dataLoadersOrUndefined?.itemTfms.filter((t) => !t.config) ?? [];
+  if (custom.length) {
+    throw new FastvisionError('BAD_OPTION', `cannot export: the item transform(s) ${custom.map((t) => `'${t.name}'`).join(', ')} have no config, so a loaded model could not preprocess as the validation set did (give each a config, or export with fastvision's Resize/RandomResizedCrop/RandomCrop)`);
+  }
   const dir = resolve(dirArg);
   const current = await prepareExportDir(dir, dirArg);
   await cleanExportDir(dir, current);
@@ -207,10 +211,10 @@ export async function loadLearner(dirArg: string): Promise<Learner> {
     model.dispose();
     throw err;
   }
-  const { vocab, multiLabel, resize, normalize, thresh } = meta;
+  const { vocab, multiLabel, resize, normalize, thresh, itemTfms, size } = meta;
   const layerGroups = meta.layerGroups ? groupsByName(model, meta.layerGroups, join(dir, 'fastvision.json')) : undefined;
   return new Learner(undefined, model, {
-    inference: { vocab, multiLabel, resize, normalize: normalize ?? undefined, ...(thresh !== undefined ? { thresh } : {}) },
+    inference: { vocab, multiLabel, resize, ...(itemTfms ? { itemTfms } : {}), ...(size ? { size } : {}), normalize: normalize ?? undefined, ...(thresh !== undefined ? { thresh } : {}) },
     ...(layerGroups ? { layerGroups } : {}),
     ...(meta.arch ? { arch: meta.arch } : {}),
   });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FastvisionError } from '../core/errors.js';
 import { maxImageSide } from '../data/resize.js';
+import type { ItemTransformConfig } from '../data/transforms/transform.js';
 
 /**
  * The largest image side an export may ask for: {@link maxImageSide}. An export is a
@@ -20,6 +21,14 @@ const stats = z
   .strict();
 
 const side = z.number().int().min(1).max(maxExportImageSide);
+const pair = z.tuple([side, side]);
+const method = z.enum(['squish', 'crop', 'pad']);
+const padMode = z.enum(['reflection', 'zeros', 'border']);
+const itemTfm = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('Resize'), size: pair, method, padMode, centred: z.boolean().optional() }).strict(),
+  z.object({ type: z.literal('RandomResizedCrop'), size: pair, minScale: z.number().gt(0).max(1), ratio: z.tuple([z.number().positive(), z.number().positive()]), valXtra: z.number().min(0).max(4) }).strict(),
+  z.object({ type: z.literal('RandomCrop'), size: pair }).strict(),
+]);
 
 const inference = {
   format: z.literal('fastvision-export'),
@@ -35,10 +44,14 @@ const inference = {
     .object({
       height: side,
       width: side,
-      method: z.enum(['squish', 'crop', 'pad']),
-      padMode: z.enum(['reflection', 'zeros', 'border']),
+      method,
+      padMode,
     })
     .strict(),
+  /** The item transforms, when more than `resize` (they run as on the validation set). */
+  itemTfms: z.array(itemTfm).min(1).max(16).optional(),
+  /** The batch size after the batch transforms, when they resize (presizing). */
+  size: z.tuple([side, side]).optional(),
   normalize: stats.nullish(),
   /** Multi-label: the probability above which a class is predicted. */
   thresh: z.number().gt(0).lt(1).optional(),
@@ -81,6 +94,10 @@ export interface ExportMeta {
   multiLabel: boolean;
   /** How images are sized. */
   resize: { height: number; width: number; method: 'squish' | 'crop' | 'pad'; padMode: 'reflection' | 'zeros' | 'border' };
+  /** The item transforms when there is more than `resize`, as data (run as on the validation set). */
+  itemTfms?: ItemTransformConfig[] | undefined;
+  /** The batch size after the batch transforms, when they resize: a bilinear resize with corners aligned. */
+  size?: [number, number] | undefined;
   /** Normalisation after scaling pixels to [0, 1], or none. */
   normalize?: { mean: [number, number, number]; std: [number, number, number] } | null | undefined;
   /** Multi-label: the probability above which a class is predicted. */

@@ -125,7 +125,7 @@ export class FeatureCache {
   /** wasm and cpu: features as float32 arrays in this process (and on disk past the budget). */
   private async *hostBatches(dl: DataLoader, body: tf.LayersModel): AsyncGenerator<Batch, void, undefined> {
     const key = (i: number) => dl.dataset.cacheKey(i);
-    const { height, width } = dl.dataset.spec;
+    const [height, width] = dl.size;
     const size = `${height}x${width}`;
     for (const order of dl.batchOrder()) {
       const fresh = new Map<number, Float32Array>();

@@ -1,9 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DataLoader } from '../data/dataLoader.js';
-import { BadImageError, decodeImage, type ResizeSpec } from '../data/image.js';
-import { normalizePixels, type NormStats } from '../data/normalize.js';
+import type { ResizeSpec } from '../data/image.js';
+import type { NormStats } from '../data/normalize.js';
+import { buildTestDl, makeTestDl, type Preprocessing, type TestDlOptions, type TestItem } from '../data/testDl.js';
+import { affineTransform, batchResize } from '../data/transforms/affine.js';
+import { centredResize, itemTransformFromConfig } from '../data/transforms/itemTransforms.js';
+import type { ItemTransform, ItemTransformConfig } from '../data/transforms/transform.js';
 import type { Learner } from './learner.js';
-import { rng } from '../data/splitters.js';
+import { FastvisionError } from '../core/errors.js';
 import { FusedInference } from '../engine/tfjs/fusedInference.js';
 
 /** What a learner needs to predict on its own, without training data (kept in exports). */
@@ -12,8 +16,12 @@ export interface InferenceConfig {
   vocab: string[];
   /** Multi-label (sigmoid per class) rather than single-label (softmax). */
   multiLabel: boolean;
-  /** How images are sized. */
+  /** How images are sized: the first resize (all there is with the `size` option). */
   resize: ResizeSpec;
+  /** The whole item pipeline, when there is more than the resize (item transforms run as on the validation set). */
+  itemTfms?: ItemTransformConfig[] | undefined;
+  /** The batch size after the batch transforms, when they resize (presizing: `augTransforms({ size })`). */
+  size?: [number, number] | undefined;
   /** Normalisation applied after scaling pixels to [0, 1]; none means `x / 255` only. */
   normalize?: NormStats | undefined;
   /** Multi-label: the probability above which a class is predicted. Default 0.5. */
@@ -22,8 +30,10 @@ export interface InferenceConfig {
 
 /** Options of `learn.getPreds` ({@link Learner.getPreds}). */
 export interface GetPredsOptions {
-  /** Which data: `'valid'` (default), `'train'` (in order, every item), or any DataLoader. */
+  /** Which data: `'valid'` (default), `'train'` (in order, every item, through the training transforms as fastai's), or any DataLoader. */
   ds?: 'valid' | 'train' | DataLoader;
+  /** A DataLoader to predict on, e.g. `dls.testDl(files)` (fastai's `get_preds(dl=…)`); overrides `ds`. */
+  dl?: DataLoader;
   /** Also return each item's loss. */
   withLoss?: boolean;
   /** Also return decoded predictions (class indices; multi-hot for multi-label). */
@@ -45,7 +55,8 @@ export interface Preds {
 /** fastai's `get_preds`: inference mode, no shuffling, every item, in order. */
 export async function getPreds(learn: Learner, opts: GetPredsOptions = {}): Promise<Preds> {
   const { ds = 'valid', withLoss = false, withDecoded = false } = opts;
-  const dl = ds === 'valid' ? learn.dls.valid : ds === 'train' ? learn.dls.train.with({ shuffle: false, dropLast: false }) : ds;
+  const dl = opts.dl ?? loaderOf(learn, ds);
+  if (withLoss && !dl.dataset.hasLabels) throw new FastvisionError('BAD_OPTION', 'getPreds withLoss needs labels: this test DataLoader was made without withLabels');
   const preds: tf.Tensor[] = [];
   const targs: tf.Tensor[] = [];
   const losses: tf.Tensor[] = [];
@@ -91,21 +102,9 @@ export interface Prediction {
 
 /** fastai's `predict`: one image file (or encoded buffer) through the validation pipeline. */
 export async function predict(learn: Learner, item: string | Buffer): Promise<Prediction> {
-  const cfg = learn.inferenceConfig;
-  const pixels = await decodeImage(item, cfg.resize);
-  const x = normalizePixels(pixels, [1, cfg.resize.height, cfg.resize.width, 3], cfg.normalize);
-  const [probs, decoded] = tf.tidy(() => {
-    const p = learn.lossFunc.activation(learn.model.apply(x, { training: false }) as tf.Tensor);
-    return [p.dataSync(), learn.lossFunc.decodes(p).dataSync()];
-  });
-  x.dispose();
-  const probList = Array.from(probs!);
-  if (cfg.multiLabel) {
-    const labels = cfg.vocab.filter((_, k) => decoded![k]! > 0);
-    return { label: labels.join(';'), index: -1, labels, probs: probList };
-  }
-  const index = decoded![0]!;
-  return { label: cfg.vocab[index]!, index, labels: [cfg.vocab[index]!], probs: probList };
+  const { predictions } = await predictMany(learn, [item], { bs: 1 });
+  const { item: _, ...prediction } = predictions[0]!;
+  return prediction;
 }
 
 /** What `learn.predictMany` returns: a prediction per image that could be read, and the ones that could not. */
@@ -116,21 +115,87 @@ export interface ManyPredictions {
   skipped: { item: string | Buffer; reason: string }[];
 }
 
+/** Options of `learn.predictMany`. */
+export interface PredictManyOptions {
+  /** `'error'` (default) stops at an image that cannot be read; `'skip'` reports it in `skipped`. */
+  onBadImage?: 'error' | 'skip';
+  /** Images per batch. Default 16. */
+  bs?: number;
+  /** Called after each batch with the predictions so far and the total, e.g. for a progress bar. */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /**
- * `predict` over many images. With `onBadImage: 'skip'` an image that cannot be
- * decoded is reported in `skipped` instead of stopping the run.
+ * `predict` over many images, in batches through a test DataLoader built with the
+ * learner's preprocessing. With `onBadImage: 'skip'` an image that cannot be decoded
+ * is reported in `skipped` instead of stopping the run.
  */
-export async function predictMany(learn: Learner, items: readonly (string | Buffer)[], opts: { onBadImage?: 'error' | 'skip' } = {}): Promise<ManyPredictions> {
+export async function predictMany(learn: Learner, items: readonly (string | Buffer)[], opts: PredictManyOptions = {}): Promise<ManyPredictions> {
   const out: ManyPredictions = { predictions: [], skipped: [] };
-  for (const item of items) {
-    try {
-      out.predictions.push({ item, ...(await predict(learn, item)) });
-    } catch (err) {
-      if (opts.onBadImage !== 'skip' || !(err instanceof BadImageError)) throw err;
-      out.skipped.push({ item, reason: err.reason });
+  if (items.length === 0) return out;
+  const onBadImage = opts.onBadImage ?? 'error';
+  const { dl, inputOf, missing } = await buildTestDl(items, preprocessingOf(learn), { bs: opts.bs ?? 16, onBadImage });
+  out.skipped.push(...missing.map((m) => ({ item: items[m.input]!, reason: m.reason })));
+  const { vocab, multiLabel } = learn.inferenceConfig;
+  if (dl.dataset.items.length) {
+    for await (const { x, y, indices } of dl) {
+      const [probs, decoded] = tf.tidy(() => {
+        const p = learn.lossFunc.activation(learn.model.apply(x, { training: false }) as tf.Tensor);
+        return [p.arraySync() as number[][], learn.lossFunc.decodes(p).arraySync() as number[] | number[][]];
+      });
+      tf.dispose([x, y]);
+      indices.forEach((i, k) => {
+        const item = items[inputOf[i]!]!;
+        const probList = probs![k]!;
+        if (multiLabel) {
+          const labels = vocab.filter((_, c) => (decoded![k] as number[])[c]! > 0);
+          out.predictions.push({ item, label: labels.join(';'), index: -1, labels, probs: probList });
+        } else {
+          const index = decoded![k] as number;
+          out.predictions.push({ item, label: vocab[index]!, index, labels: [vocab[index]!], probs: probList });
+        }
+      });
+      opts.onProgress?.(out.predictions.length + out.skipped.length + dl.dataset.skipped.length - missing.length, items.length);
     }
   }
+  // Images that failed to decode while loading: in the dataset's skipped list, in the order met.
+  const met = dl.dataset.skipped.slice(missing.length);
+  dl.dataset.items.forEach((it, i) => {
+    if (!dl.dataset.isBad(i)) return;
+    const k = met.findIndex((s) => s.file === it.file);
+    out.skipped.push({ item: items[inputOf[i]!]!, reason: k >= 0 ? met.splice(k, 1)[0]!.reason : 'cannot be decoded' });
+  });
   return out;
+}
+
+/**
+ * The item transforms as data for an export, or undefined when the `resize` says it all
+ * (one centred resize: the `size` option) or a custom transform cannot be written as data
+ * (`exportLearner` refuses that case).
+ */
+export function pipelineConfig(tfms: readonly ItemTransform[]): ItemTransformConfig[] | undefined {
+  if (tfms.length === 1 && tfms[0]!.config?.type === 'Resize' && tfms[0]!.config.centred) return undefined;
+  if (!tfms.every((t) => t.config)) return undefined;
+  return tfms.map((t) => t.config!);
+}
+
+/** How the learner makes a model input: its DataLoaders' validation path, or its export's. */
+export function preprocessingOf(learn: Learner): Preprocessing {
+  const dls = learn.dataLoadersOrUndefined;
+  if (dls) return { vocab: dls.vocab, multiLabel: dls.multiLabel, itemTfms: dls.itemTfms, batchTfms: dls.batchTfms, normalize: () => dls.normalize };
+  const cfg = learn.inferenceConfig;
+  const itemTfms = cfg.itemTfms ? cfg.itemTfms.map(itemTransformFromConfig) : [centredResize([cfg.resize.height, cfg.resize.width], { method: cfg.resize.method, padMode: cfg.resize.padMode })];
+  const batchTfms = cfg.size ? [batchResize(cfg.size)] : [];
+  return { vocab: cfg.vocab, multiLabel: cfg.multiLabel, itemTfms, batchTfms, normalize: () => cfg.normalize };
+}
+
+/** fastai's `learn.dls.test_dl`, for a learner with or without DataLoaders. */
+export function testDl(learn: Learner, items: readonly TestItem[], opts: TestDlOptions = {}): Promise<DataLoader> {
+  return makeTestDl(items, preprocessingOf(learn), { bs: learn.dataLoadersOrUndefined?.valid.bs ?? 64, ...opts });
+}
+
+function loaderOf(learn: Learner, ds: 'valid' | 'train' | DataLoader): DataLoader {
+  return ds === 'valid' ? learn.dls.valid : ds === 'train' ? learn.dls.train.with({ shuffle: false, dropLast: false }) : ds;
 }
 
 /** Options of `learn.tta` ({@link Learner.tta}), with fastai's defaults. */
@@ -145,47 +210,26 @@ export interface TtaOptions {
 }
 
 /**
- * fastai's test-time augmentation: `n` augmented passes averaged, blended with one
- * plain pass as `lerp(aug, plain, beta)`. fastvision's DataLoaders have no training
- * augmentations, so each pass flips the batch horizontally (every other pass) and
- * crops a random 90–100% of it, resized back. Returns probabilities and targets.
+ * fastai's test-time augmentation: `n` passes of the items through the training
+ * transforms (random crops, flips, lighting…), averaged, blended with one pass through
+ * the validation transforms as `lerp(aug, plain, beta)`. When the DataLoaders have no
+ * random training transforms, the passes use a flip and a 1–1.1× zoom instead (fastai's
+ * would then repeat the plain pass `n` times). Returns probabilities and targets.
  */
 export async function tta(learn: Learner, opts: TtaOptions = {}): Promise<{ preds: tf.Tensor2D; targs: tf.Tensor }> {
   const { ds = 'valid', n = 4, beta = 0.25, seed = 0 } = opts;
-  const dl = ds === 'valid' ? learn.dls.valid : ds === 'train' ? learn.dls.train.with({ shuffle: false, dropLast: false }) : ds;
-  const random = rng(seed);
-  const blended: tf.Tensor[] = [];
-  const targs: tf.Tensor[] = [];
-  const fused = new FusedInference(learn.model);
-  try {
-    for await (const { x, y } of dl) {
-      const boxes = Array.from({ length: n }, () => {
-        const scale = 0.9 + 0.1 * random();
-        const top = (1 - scale) * random();
-        const left = (1 - scale) * random();
-        return [top, left, top + scale, left + scale];
-      });
-      blended.push(
-        tf.tidy(() => {
-          const probs = (input: tf.Tensor4D) => learn.lossFunc.activation(fused.predict(input));
-          const [b, h, w] = x.shape;
-          const augmented = boxes.map((box, i) => {
-            const flipped = i % 2 ? tf.image.flipLeftRight(x) : x;
-            const crop = tf.image.cropAndResize(flipped, tf.tensor2d(Array(b).fill(box)), tf.range(0, b, 1, 'int32'), [h, w]);
-            return probs(crop);
-          });
-          const aug = tf.div(tf.addN(augmented), n);
-          return tf.add(tf.mul(aug, 1 - beta), tf.mul(probs(x), beta));
-        }),
-      );
-      targs.push(y);
-      x.dispose();
-    }
-  } finally {
-    fused.dispose();
+  const plainDl = ds === 'valid' ? learn.dls.valid : ds === 'train' ? learn.dls.train.with({ shuffle: false, dropLast: false, split: 'valid' }) : ds;
+  const trainTfms = learn.dls.train.batchTfms;
+  const augmented = plainDl.with({ split: 'train', shuffle: false, dropLast: false, batchTfms: trainTfms });
+  const augDl = augmented.isRandom ? augmented : plainDl.with({ split: 'train', batchTfms: [...trainTfms, affineTransform({ doFlip: true, maxZoom: 1.1, pAffine: 1 })] });
+  const passes: tf.Tensor[] = [];
+  for (let i = 0; i < n; i++) {
+    const { preds, targs } = await getPreds(learn, { dl: augDl.with({ seed: `${seed}:${i}` }) });
+    targs.dispose();
+    passes.push(preds);
   }
-  const preds = tf.concat(blended, 0) as tf.Tensor2D;
-  const targ = tf.concat(targs, 0);
-  tf.dispose([...blended, ...targs]);
-  return { preds, targs: targ };
+  const plain = await getPreds(learn, { dl: plainDl });
+  const preds = tf.tidy(() => tf.add(tf.mul(tf.div(tf.addN(passes), n), 1 - beta), tf.mul(plain.preds, beta))) as tf.Tensor2D;
+  tf.dispose([...passes, plain.preds]);
+  return { preds, targs: plain.targs };
 }

@@ -26,7 +26,8 @@ import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
 import { FeatureCacheCallback } from './featureCacheCallback.js';
 import type { HeadSplit } from './headSplit.js';
 import { expandHyper, type HyperValue } from './hyper.js';
-import { getPreds, predict, predictMany, tta, type GetPredsOptions, type InferenceConfig, type ManyPredictions, type Prediction, type Preds, type TtaOptions } from './inference.js';
+import { getPreds, pipelineConfig, predict, predictMany, testDl, tta, type GetPredsOptions, type InferenceConfig, type ManyPredictions, type PredictManyOptions, type Prediction, type Preds, type TtaOptions } from './inference.js';
+import type { TestDlOptions, TestItem } from '../data/testDl.js';
 import { LossLog } from './lossLog.js';
 import { bceWithLogitsLossFlat, crossEntropyLossFlat, type LossFunc } from './losses.js';
 import type { SuggestionName } from './lrFinder.js';
@@ -315,7 +316,17 @@ export class Learner {
     const d = this.dataLoaders;
     const thresh = (this.lossFunc as { thresh?: number }).thresh;
     if (!d) return { ...this.storedInference!, ...(thresh !== undefined ? { thresh } : {}) };
-    return { vocab: [...d.vocab], multiLabel: d.multiLabel, resize: d.resizeSpec, normalize: d.normalize, ...(thresh !== undefined ? { thresh } : {}) };
+    const [itemTfms, size] = [pipelineConfig(d.itemTfms), d.size];
+    const batchResizes = size[0] !== d.itemSize[0] || size[1] !== d.itemSize[1];
+    return {
+      vocab: [...d.vocab],
+      multiLabel: d.multiLabel,
+      resize: d.resizeSpec,
+      ...(itemTfms ? { itemTfms } : {}),
+      ...(batchResizes ? { size } : {}),
+      normalize: d.normalize,
+      ...(thresh !== undefined ? { thresh } : {}),
+    };
   }
 
   /** Predictions over the validation set (or `ds`), as fastai's `get_preds`. The caller disposes them. */
@@ -356,8 +367,16 @@ export class Learner {
    * {@link predict} over many images; with `onBadImage: 'skip'`, images that cannot be
    * decoded are listed in `skipped` (with why) instead of stopping the run.
    */
-  predictMany(items: readonly (string | Buffer)[], opts: { onBadImage?: 'error' | 'skip' } = {}): Promise<ManyPredictions> {
+  predictMany(items: readonly (string | Buffer)[], opts: PredictManyOptions = {}): Promise<ManyPredictions> {
     return predictMany(this, items, opts);
+  }
+
+  /**
+   * A DataLoader over new images through this learner's validation transforms (fastai's
+   * `learn.dls.test_dl`), for {@link getPreds} with `{ dl }`; works on a loaded export too.
+   */
+  testDl(items: readonly TestItem[], opts: TestDlOptions = {}): Promise<DataLoader> {
+    return testDl(this, items, opts);
   }
 
   /**
