@@ -13,7 +13,9 @@ export type { Env } from './core/env.js';
 export { cachedFetch } from './core/download.js';
 export type { CachedFile, FetchOptions } from './core/download.js';
 
-export { DataLoaders, imageExtensions } from './data/dataLoaders.js';
+export { DataLoaders } from './data/dataLoaders.js';
+export { getImageFiles, imageExtensions } from './data/files.js';
+export type { GetImageFilesOptions } from './data/files.js';
 export type { ShowBatchOptions, WithSizeOptions } from './data/dataLoaders.js';
 export { DataLoader } from './data/dataLoader.js';
 export type { Batch, DataLoaderOptions } from './data/dataLoader.js';

@@ -1,5 +1,3 @@
-import { readdir, realpath, stat } from 'node:fs/promises';
-import type { Dirent } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeImageGrid } from '../plot/imageGrid.js';
@@ -7,12 +5,13 @@ import { buildDataset, resizeSpec, type Entry } from './build.js';
 import { DataLoader } from './dataLoader.js';
 import type { ImageDataset } from './dataset.js';
 import type { ResizeSpec } from './image.js';
-import { isInside, type SkippedItem } from './items.js';
+import { listImages } from './files.js';
+import type { SkippedItem } from './items.js';
 import { denormalizePixels, type NormStats } from './normalize.js';
 import type { DataFrameOptions, FolderOptions, LoaderOptions } from './options.js';
 import { describeRow, readCsv, resolveColumn, type Row } from './table.js';
 import { ensureBackend } from '../engine/backend.js';
-import { FastvisionError, osError } from '../core/errors.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** Options of {@link DataLoaders.showBatch}. */
 export interface ShowBatchOptions {
@@ -35,16 +34,6 @@ export interface WithSizeOptions {
   /** A new validation batch size. Default `bs`. */
   valBs?: number;
 }
-
-/**
- * Image file endings `fromFolder` picks up.
- *
- * @example
- * ```ts
- * imageExtensions.includes('.webp');   // true: fromFolder picks up .webp files
- * ```
- */
-export const imageExtensions = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif'];
 
 /**
  * The training and validation {@link DataLoader}s of an image-classification dataset,
@@ -272,38 +261,4 @@ export class DataLoaders {
 function truthyCell(value: unknown): boolean {
   if (typeof value === 'string') return !['', '0', 'false', 'no'].includes(value.trim().toLowerCase());
   return Boolean(value);
-}
-
-/**
- * Image files below `dir`, recursively, sorted so the order (and so the split) is the
- * same on every machine. Real folders are walked first; a symlinked folder is followed
- * afterwards, and only when it leads to a folder inside `dir` not walked yet: a link
- * out of the tree adds nothing, a link back up (`loop → ../..`) or to a folder already
- * walked cannot repeat images.
- */
-async function listImages(dir: string): Promise<string[]> {
-  const rootReal = await realpath(dir).catch(() => resolve(dir));
-  const seen = new Set<string>();
-  const linked: string[] = [];
-  const out: string[] = [];
-  const walk = async (folder: string): Promise<void> => {
-    const real = await realpath(folder).catch(() => undefined);
-    if (!real || seen.has(real) || (real !== rootReal && !isInside(rootReal, real))) return;
-    seen.add(real);
-    let entries: Dirent[];
-    try {
-      entries = await readdir(folder, { withFileTypes: true });
-    } catch (err) {
-      throw osError(err, 'read the image folder', folder);
-    }
-    for (const e of entries) {
-      const path = join(folder, e.name);
-      if (e.isDirectory()) await walk(path);
-      else if (e.isSymbolicLink() && (await stat(path).then((st) => st.isDirectory(), () => false))) linked.push(path);
-      else if (imageExtensions.some((x) => e.name.toLowerCase().endsWith(x))) out.push(path);
-    }
-  };
-  await walk(dir);
-  for (let i = 0; i < linked.length; i++) await walk(linked[i]!);
-  return out.sort();
 }
