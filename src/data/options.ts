@@ -49,6 +49,12 @@ export interface LoaderOptions {
   concurrency?: number;
   /** Refuse images with more pixels (decompression bombs). Default 100,000,000. */
   limitInputPixels?: number;
+
+  // TODO(issue 17, transforms): the item/batch transforms work gives these their real types and applies them.
+  /** Item transforms (fastai's `item_tfms`), run on each decoded image. Passed through by `DataBlock`. */
+  itemTfms?: unknown[];
+  /** Batch transforms (fastai's `batch_tfms`), run on each batch. Passed through by `DataBlock`. */
+  batchTfms?: unknown[];
 }
 
 /** Options of `DataLoaders.fromDataFrame` and `fromCsv`: the columns, then {@link LoaderOptions}. */
