@@ -6,7 +6,7 @@ import { FastvisionError } from '../core/errors.js';
 
 /** What a {@link DataBlock} is made of: fastai's `get_items`, `get_y`, `splitter`, `item_tfms`, `batch_tfms`. */
 export interface DataBlockOptions<S = string> {
-  /** The image files of a source, e.g. {@link getImageFiles}: paths as the file system takes them (absolute, or relative to the current folder). */
+  /** The image files of a source, e.g. {@link getImageFiles}: absolute paths, or paths relative to the current folder. */
   getItems: (source: S) => readonly string[] | Promise<readonly string[]>;
   /** The label of an item, e.g. {@link parentLabel} or {@link regexLabeller}: a string, or a list of strings for multi-label data. */
   getY: (item: string) => Label;

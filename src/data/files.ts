@@ -21,9 +21,9 @@ export interface GetImageFilesOptions {
 }
 
 /**
- * The image files below `path`, recursively and sorted, as fastai's `get_image_files`:
- * each is `path` joined with the file's place below it, so relative when `path` is.
- * Symlinked folders are followed only when they lead to a folder inside the one walked
+ * The image files below `path`, recursively and sorted, as fastai's `get_image_files`,
+ * as absolute paths: what `DataBlock` and `DataLoaders.fromNameRe` & co. take as they
+ * are, whether `path` is relative or not. Symlinked folders are followed only when they lead to a folder inside the one walked
  * that was not walked yet, so a link cannot pull in images from elsewhere or repeat them.
  *
  * @param path - The folder to walk.
@@ -32,11 +32,12 @@ export interface GetImageFilesOptions {
  * @example
  * ```ts
  * const files = await getImageFiles('data/imagenette', { folders: ['train', 'valid'] });
- * // ['data/imagenette/train/n01440764/a.jpg', …, 'data/imagenette/valid/…']
+ * // ['/home/me/data/imagenette/train/n01440764/a.jpg', …, '/home/me/data/imagenette/valid/…']
  * ```
  */
 export async function getImageFiles(path: string, opts: GetImageFilesOptions = {}): Promise<string[]> {
-  const folders = opts.folders ? opts.folders.map((f) => join(path, f)) : [path];
+  const base = resolve(path);
+  const folders = opts.folders ? opts.folders.map((f) => join(base, f)) : [base];
   const files: string[] = [];
   for (const folder of folders) {
     // listImages finds nothing in a folder that is not there; asked for by name, that is a typo to report.

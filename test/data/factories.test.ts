@@ -104,6 +104,13 @@ describe('DataLoaders.fromNameRe (fastai’s from_name_re)', () => {
     expect(dls.vocab).toEqual(['byssinian', 'beagle', 'pyrenees'].sort());
   });
 
+  it('takes getImageFiles(path) as it comes, for a relative path too', async () => {
+    const rel = relative(process.cwd(), pets);
+    const dls = await DataLoaders.fromNameRe(rel, await getImageFiles(rel), pat, opts);
+    expect(dls.vocab).toEqual(['Abyssinian', 'beagle', 'great_pyrenees']);
+    expect(dls.train.n + dls.valid.n).toBe(12);
+  });
+
   it('takes absolute file names inside path (fastai passes absolute paths), and refuses ones outside it', async () => {
     const dls = await DataLoaders.fromNameRe(pets, petNames.map((n) => join(pets, n)), pat, opts);
     expect(dls.vocab).toEqual(['Abyssinian', 'beagle', 'great_pyrenees']);
@@ -282,7 +289,7 @@ describe('clear errors', () => {
 });
 
 describe('getImageFiles (fastai’s get_image_files)', () => {
-  it('finds image files recursively, sorted, joined to the path it is given', async () => {
+  it('finds image files recursively, sorted, as absolute paths', async () => {
     const files = await getImageFiles(imagenet);
     expect(files).toHaveLength(12);
     expect(files).toEqual([...files].sort());
@@ -290,6 +297,7 @@ describe('getImageFiles (fastai’s get_image_files)', () => {
     writeFileSync(join(imagenet, 'train', 'notes.txt'), 'not an image');
     expect(await getImageFiles(imagenet)).toEqual(files);
     expect(await getImageFiles(imagenet, { folders: ['valid'] })).toEqual(files.filter((f) => f.includes(`${join(imagenet, 'valid')}`)));
+    expect(await getImageFiles(relative(process.cwd(), imagenet))).toEqual(files);
   });
 
   it('a folder that is not there is an error naming it', async () => {
