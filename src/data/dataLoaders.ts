@@ -1,5 +1,3 @@
-import { readdir, realpath, stat } from 'node:fs/promises';
-import type { Dirent } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeImageGrid } from '../plot/imageGrid.js';
@@ -10,12 +8,16 @@ import { makeTestDl, type TestDlOptions, type TestItem } from './testDl.js';
 import type { BatchTransform, ItemTransform } from './transforms/transform.js';
 import type { ImageDataset } from './dataset.js';
 import type { ResizeSpec } from './image.js';
-import { isInside, type SkippedItem } from './items.js';
+import { factoryPlan, type FactoryPlan } from './factories.js';
+import { listImages } from './files.js';
+import { datasetFromItems, type ItemRecipe } from './itemDataset.js';
+import type { SkippedItem } from './items.js';
+import { regexLabeller, type Label } from './labellers.js';
 import { denormalizePixels, type NormStats } from './normalize.js';
 import type { DataFrameOptions, FolderOptions, LoaderOptions } from './options.js';
 import { describeRow, readCsv, resolveColumn, type Row } from './table.js';
 import { ensureBackend } from '../engine/backend.js';
-import { FastvisionError, osError } from '../core/errors.js';
+import { FastvisionError } from '../core/errors.js';
 
 /** Options of {@link DataLoaders.showBatch}. */
 export interface ShowBatchOptions {
@@ -40,16 +42,6 @@ export interface WithSizeOptions {
   /** A new validation batch size. Default `bs`. */
   valBs?: number;
 }
-
-/**
- * Image file endings `fromFolder` picks up.
- *
- * @example
- * ```ts
- * imageExtensions.includes('.webp');   // true: fromFolder picks up .webp files
- * ```
- */
-export const imageExtensions = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif'];
 
 /**
  * The training and validation {@link DataLoader}s of an image-classification dataset,
@@ -299,6 +291,103 @@ export class DataLoaders {
     return new DataLoaders(built.dataset, built.train, built.valid, path, { ...opts, path });
   }
 
+  // fastai's labelling factories (`from_name_re` & co.): each is a DataBlock recipe, built
+  // by `factoryPlan` and loaded through `fromItems`, the path `DataBlock` takes too.
+
+  /**
+   * DataLoaders from image files labelled by the first capture group of `pat` in each
+   * file's name (fastai's `from_name_re`), split at random. The pattern is searched for
+   * anywhere in the name (Python's `re.search`); names it does not match are one error
+   * that lists them.
+   *
+   * @param path - The data folder: `fnames` are relative to it; absolute ones must lie inside it unless `allowOutsidePath`.
+   * @param fnames - The image files, e.g. from `getImageFiles`.
+   * @param pat - A RegExp (or its source) whose first group is the label.
+   * @param opts - `validPct` (default 0.2, as fastai), `seed`, `size`, `bs` and the other {@link LoaderOptions}.
+   *
+   * @example
+   * ```ts
+   * const fnames = await getImageFiles('data/pets/images');
+   * const dls = await DataLoaders.fromNameRe('data/pets/images', fnames, /^(.+)_\d+\.jpg$/, { validPct: 0.2, seed: 42, size: 224 });
+   * ```
+   */
+  static async fromNameRe(path: string, fnames: readonly string[], pat: RegExp | string, opts: LoaderOptions = {}): Promise<DataLoaders> {
+    return DataLoaders.fromPlan(factoryPlan(path, fnames, 'name', regexLabeller(pat), 'the pattern', opts));
+  }
+
+  /**
+   * As {@link fromNameRe}, with `pat` applied to each file's path relative to `path`,
+   * `/`-separated on every platform (fastai's `from_path_re`).
+   *
+   * @param path - The data folder: `fnames` are relative to it; absolute ones must lie inside it unless `allowOutsidePath`.
+   * @param fnames - The image files.
+   * @param pat - A RegExp (or its source) whose first group is the label.
+   * @param opts - `validPct` (default 0.2), `seed`, `size`, `bs` and the other {@link LoaderOptions}.
+   *
+   * @example
+   * ```ts
+   * // data/birds/<species>/<photo>.jpg
+   * const dls = await DataLoaders.fromPathRe('data/birds', await getImageFiles('data/birds'), /^([^/]+)\//, { seed: 42 });
+   * ```
+   */
+  static async fromPathRe(path: string, fnames: readonly string[], pat: RegExp | string, opts: LoaderOptions = {}): Promise<DataLoaders> {
+    return DataLoaders.fromPlan(factoryPlan(path, fnames, 'path', regexLabeller(pat), 'the pattern', opts));
+  }
+
+  /**
+   * DataLoaders from image files labelled by `labelFunc(name)` of each file's name
+   * (fastai's `from_name_func`), split at random. A list of labels makes multi-label data.
+   *
+   * @param path - The data folder: `fnames` are relative to it; absolute ones must lie inside it unless `allowOutsidePath`.
+   * @param fnames - The image files.
+   * @param labelFunc - The label of a file name: a non-empty string (or boolean, number), or a list of strings.
+   * @param opts - `validPct` (default 0.2), `seed`, `size`, `bs` and the other {@link LoaderOptions}.
+   *
+   * @example
+   * ```ts
+   * // fastbook's first model: in the pets data set, cat breeds are capitalised.
+   * const isCat = (name: string) => (name[0] === name[0]!.toUpperCase() ? 'cat' : 'dog');
+   * const dls = await DataLoaders.fromNameFunc('data/pets/images', fnames, isCat, { seed: 42, size: 224 });
+   * ```
+   */
+  static async fromNameFunc(path: string, fnames: readonly string[], labelFunc: (name: string) => Label, opts: LoaderOptions = {}): Promise<DataLoaders> {
+    return DataLoaders.fromPlan(factoryPlan(path, fnames, 'name', labelFunc, 'labelFunc', opts));
+  }
+
+  /**
+   * As {@link fromNameFunc}, with `labelFunc` given each file's path relative to `path`,
+   * `/`-separated on every platform (fastai's `from_path_func`).
+   *
+   * @param path - The data folder: `fnames` are relative to it; absolute ones must lie inside it unless `allowOutsidePath`.
+   * @param fnames - The image files.
+   * @param labelFunc - The label of a relative path: a non-empty string (or boolean, number), or a list of strings.
+   * @param opts - `validPct` (default 0.2), `seed`, `size`, `bs` and the other {@link LoaderOptions}.
+   *
+   * @example
+   * ```ts
+   * const dls = await DataLoaders.fromPathFunc('data', fnames, (p) => p.split('/')[0]!, { seed: 42 });
+   * ```
+   */
+  static async fromPathFunc(path: string, fnames: readonly string[], labelFunc: (path: string) => Label, opts: LoaderOptions = {}): Promise<DataLoaders> {
+    return DataLoaders.fromPlan(factoryPlan(path, fnames, 'path', labelFunc, 'labelFunc', opts));
+  }
+
+  private static async fromPlan(plan: FactoryPlan): Promise<DataLoaders> {
+    return DataLoaders.fromItems(plan.items, plan.recipe, plan.opts, `'${plan.opts.path}'`);
+  }
+
+  /**
+   * Labels, splits and loads a list of files: the one path of `DataBlock` and of the
+   * factories above (see `datasetFromItems`).
+   *
+   * @internal
+   */
+  static async fromItems(items: readonly string[], recipe: ItemRecipe, opts: LoaderOptions & { path: string }, source: string): Promise<DataLoaders> {
+    await ensureBackend();
+    const built = await datasetFromItems(items, recipe, opts, source);
+    return new DataLoaders(built.dataset, built.train, built.valid, opts.path, opts);
+  }
+
   private static async fromTable(rows: readonly Row[], opts: DataFrameOptions, source: string, csvFile?: string): Promise<DataLoaders> {
     // Batches are tensors: start fastvision's backend before tfjs falls back to its pure-JS one.
     await ensureBackend();
@@ -330,40 +419,6 @@ export class DataLoaders {
 function truthyCell(value: unknown): boolean {
   if (typeof value === 'string') return !['', '0', 'false', 'no'].includes(value.trim().toLowerCase());
   return Boolean(value);
-}
-
-/**
- * Image files below `dir`, recursively, sorted so the order (and so the split) is the
- * same on every machine. Real folders are walked first; a symlinked folder is followed
- * afterwards, and only when it leads to a folder inside `dir` not walked yet: a link
- * out of the tree adds nothing, a link back up (`loop → ../..`) or to a folder already
- * walked cannot repeat images.
- */
-async function listImages(dir: string): Promise<string[]> {
-  const rootReal = await realpath(dir).catch(() => resolve(dir));
-  const seen = new Set<string>();
-  const linked: string[] = [];
-  const out: string[] = [];
-  const walk = async (folder: string): Promise<void> => {
-    const real = await realpath(folder).catch(() => undefined);
-    if (!real || seen.has(real) || (real !== rootReal && !isInside(rootReal, real))) return;
-    seen.add(real);
-    let entries: Dirent[];
-    try {
-      entries = await readdir(folder, { withFileTypes: true });
-    } catch (err) {
-      throw osError(err, 'read the image folder', folder);
-    }
-    for (const e of entries) {
-      const path = join(folder, e.name);
-      if (e.isDirectory()) await walk(path);
-      else if (e.isSymbolicLink() && (await stat(path).then((st) => st.isDirectory(), () => false))) linked.push(path);
-      else if (imageExtensions.some((x) => e.name.toLowerCase().endsWith(x))) out.push(path);
-    }
-  };
-  await walk(dir);
-  for (let i = 0; i < linked.length; i++) await walk(linked[i]!);
-  return out.sort();
 }
 
 async function firstBatch(batches: AsyncGenerator<Batch>): Promise<Batch> {

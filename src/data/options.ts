@@ -67,6 +67,7 @@ export interface LoaderOptions {
   concurrency?: number;
   /** Refuse images with more pixels (decompression bombs). Default 100,000,000. */
   limitInputPixels?: number;
+
 }
 
 /** Options of `DataLoaders.fromDataFrame` and `fromCsv`: the columns, then {@link LoaderOptions}. */

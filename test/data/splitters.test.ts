@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { colSplitter, randomSplitter, stratifiedSplitter } from '../../src/data/splitters.js';
+import { colSplitter, funcSplitter, grandparentSplitter, randomSplitter, stratifiedSplitter } from '../../src/data/splitters.js';
 
 describe('randomSplitter', () => {
   it('gives the same split for the same seed on every run and machine', () => {
@@ -41,5 +41,25 @@ describe('stratifiedSplitter and colSplitter', () => {
 
   it('colSplitter sends flagged items to validation', () => {
     expect(colSplitter([false, true, false, true])(4)).toEqual([[0, 2], [1, 3]]);
+  });
+});
+
+describe('splitters that read the items (DataBlock passes them the item list)', () => {
+  const items = ['data/train/cat/1.jpg', 'data/valid/dog/2.jpg', 'data/test/cat/3.jpg', 'data/train/dog/4.jpg', 'data/val/cat/5.jpg'];
+
+  it('randomSplitter splits an item list exactly as it splits its count', () => {
+    expect(randomSplitter(0.4, 42)(items)).toEqual(randomSplitter(0.4, 42)(items.length));
+    expect(colSplitter([true, false, false, false, true])(items)).toEqual([[1, 2, 3], [0, 4]]);
+  });
+
+  it('grandparentSplitter splits by the folder above the class folder; other folders are in neither set', () => {
+    expect(grandparentSplitter()(items)).toEqual([[0, 3], [1]]);
+    // fastai's order: each name in turn, item order within a name.
+    expect(grandparentSplitter({ trainName: ['train', 'test'], validName: ['val', 'valid'] })(items)).toEqual([[0, 3, 2], [4, 1]]);
+  });
+
+  it('funcSplitter sends the items the function is true for to validation', () => {
+    expect(funcSplitter((f: string) => f.endsWith('4.jpg') || f.includes('/valid/'))(items)).toEqual([[0, 2, 4], [1, 3]]);
+    expect(() => funcSplitter('valid' as never)).toThrow('funcSplitter takes a function item → boolean, got string');
   });
 });

@@ -182,6 +182,14 @@ export function resizeBatch(x: tf.Tensor4D, size: readonly [number, number], pad
 /**
  * A batch transform that only resizes (as `augTransforms({ size })` does the validation
  * set): how a loaded model replays its export's batch `size`.
+ *
+ * @param size - `[height, width]` of the output batch.
+ * @param padMode - How the resample fills outside the image (only matters when it enlarges). Default `'reflection'`.
+ *
+ * @example
+ * ```ts
+ * const dls = await DataLoaders.fromFolder('data', { itemTfms: [Resize(460)], batchTfms: [batchResize([224, 224])] });
+ * ```
  */
 export function batchResize(size: [number, number], padMode: PadMode = 'reflection'): BatchTransform {
   return {
