@@ -1,7 +1,7 @@
 /**
  * `npm run bench:decode`: decode + resize throughput for 1,000 generated 500×500
  * JPEGs to 224 px — sharp at several images in flight, the DataLoader's first epoch
- * (decoding) and second (cache) — against PIL (what fastai's loader uses) measured
+ * (decoding) and second (cache), also with fastai's augmentation — against PIL (what fastai's loader uses) measured
  * in the same run where /usr/bin/python3 has PIL.
  *
  *   npm run bench:decode -- --n 1000 --size 224
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { DataLoaders, ImageCache, decodeImage, imagenetStats, initBackend } from '../src/index.js';
+import { DataLoaders, ImageCache, Resize, type DataFrameOptions, augTransforms, decodeImage, imagenetStats, initBackend } from '../src/index.js';
 import { mapLimit } from '../src/data/concurrency.js';
 
 const { values: opts } = parseArgs({
@@ -88,6 +88,22 @@ async function main() {
   const decodes = cache.stats.decodes;
   results.push(await time('DataLoader epoch 2 (from the memory cache)', items, epoch));
   const decodedInEpoch2 = cache.stats.decodes - decodes;
+
+  // The same epochs with fastai's augmentation: batch transforms alone (deterministic items, cached
+  // at 224), then the study's random crop (items cropped from cached full-size decodes) with them.
+  const variants: [string, DataFrameOptions][] = [
+    ['augTransforms()', { size, batchTfms: augTransforms() }],
+    ['Resize(size) + augTransforms()', { itemTfms: [Resize(size)], batchTfms: augTransforms() }],
+  ];
+  for (const [label, extra] of variants) {
+    const augCache = new ImageCache();
+    const aug = await DataLoaders.fromDataFrame(rows, { path: dir, bs: Number(opts.bs), seed: 42, normalize: imagenetStats, cache: augCache, shuffle: false, dropLast: false, validPct: 0.001, ...extra });
+    const augEpoch = async () => {
+      for await (const b of aug.train) tf.dispose([b.x, b.y]);
+    };
+    results.push(await time(`DataLoader epoch 1 (decode), with ${label}`, items, augEpoch));
+    results.push(await time(`DataLoader epoch 2 (memory cache), with ${label}`, items, augEpoch));
+  }
 
   const script = fileURLToPath(new URL('./pil_decode.py', import.meta.url));
   const pil = existsSync('/usr/bin/python3') ? spawnSync('/usr/bin/python3', [script, dir, '--size', String(size), '--workers', '2'], { encoding: 'utf8' }) : undefined;

@@ -4,6 +4,8 @@ import {
   ClassificationInterpretation,
   CSVLogger,
   DataLoaders,
+  lightingTransform,
+  Resize,
   backendInfo,
   errorRate,
   formatClassificationReport,
@@ -52,7 +54,13 @@ export async function runStudy(o: StudyOptions): Promise<string> {
   const rows = pickTwoGenres(await readCsv(join(o.data, 'albums.csv')), 'metal', 'rap');
   const counts = { metal: rows.filter((r) => r.label === 'metal').length, rap: rows.filter((r) => r.label === 'rap').length };
   log(`${rows.length} covers: ${counts.metal} metal, ${counts.rap} rap`);
-  const dls = await DataLoaders.fromDataFrame(rows, { path: o.data, fnCol: 'image_name', labelCol: 'label', validPct: 0.2, seed: 42, size: o.sizes[0], bs: o.bs, onBadImage: 'skip' });
+  // The study's fastai v1 transforms: get_transforms(do_flip=False, max_rotate=0, max_zoom=0, max_warp=0)
+  // still crops at a random place on train (centre on valid) and varies brightness and contrast.
+  const dls = await DataLoaders.fromDataFrame(rows, {
+    path: o.data, fnCol: 'image_name', labelCol: 'label', validPct: 0.2, seed: 42, bs: o.bs, onBadImage: 'skip',
+    itemTfms: [Resize(o.sizes[0])],
+    batchTfms: [lightingTransform({ maxLighting: 0.2, pLighting: 0.75 })],
+  });
   await dls.showBatch({ file: join(o.out, 'batch.png') });
   const learn = await visionLearner(dls, o.arch, { metrics: [errorRate], pretrained: o.pretrained, logger: log });
   const errors: number[] = [];

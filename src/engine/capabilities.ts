@@ -19,6 +19,12 @@ export interface EngineCapabilities {
   forwardPadding: readonly PadForm[];
   /** Padding forms the convolution gradient kernels accept (`Conv2DBackprop*`, `DepthwiseConv2dNativeBackprop*`). */
   gradientPadding: readonly PadForm[];
+  /**
+   * The `Transform` kernel (`tf.image.transform`) warps every image of a batch. tfjs
+   * 4.22's cpu kernel returns after the first image (the rest stay at the fill value),
+   * so there fastvision warps one image at a time.
+   */
+  batchedTransform: boolean;
   /** Whether this row was proven here (by a test on this backend or an emulation of it), or is a conservative guess. */
   verified: boolean;
 }
@@ -38,13 +44,13 @@ export interface EngineCapabilities {
  * ```
  */
 export const engineCapabilities: Record<string, EngineCapabilities> = {
-  wasm: { hostMemory: true, customKernels: true, forwardPadding: ['number', 'explicit'], gradientPadding: ['explicit'], verified: true },
-  cpu: { hostMemory: true, customKernels: false, forwardPadding: ['number', 'explicit'], gradientPadding: ['explicit'], verified: true },
-  tensorflow: { hostMemory: false, customKernels: false, forwardPadding: ['explicit'], gradientPadding: [], verified: true },
+  wasm: { hostMemory: true, customKernels: true, forwardPadding: ['number', 'explicit'], gradientPadding: ['explicit'], batchedTransform: true, verified: true },
+  cpu: { hostMemory: true, customKernels: false, forwardPadding: ['number', 'explicit'], gradientPadding: ['explicit'], batchedTransform: false, verified: true },
+  tensorflow: { hostMemory: false, customKernels: false, forwardPadding: ['explicit'], gradientPadding: [], batchedTransform: true, verified: true },
 };
 
 /** Any backend without a row: no fused loops, no folded padding, device reads treated as syncs. */
-export const unknownBackend: EngineCapabilities = { hostMemory: false, customKernels: false, forwardPadding: [], gradientPadding: [], verified: false };
+export const unknownBackend: EngineCapabilities = { hostMemory: false, customKernels: false, forwardPadding: [], gradientPadding: [], batchedTransform: false, verified: false };
 
 /**
  * The capabilities of `backendName` (default: the active tfjs backend).

@@ -107,6 +107,20 @@ describe('affine transforms: where a marker lands', () => {
     tf.dispose([x, same]);
   });
 
+  it('warps every image of a batch on every backend (tfjs 4.22\'s cpu Transform kernel stops after the first)', async () => {
+    const x = () => tf.tensor4d(randomArray(3 * 5 * 6 * 3, 'batch'), [3, 5, 6, 3]);
+    const outs: number[][] = [];
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await initBackend({ backend });
+      const input = x();
+      const out = run({ doFlip: true, maxRotate: 20, pAffine: 1 }, input, script(0.1, 0.3, 0.2, 0.9, 0.1, 0.6));
+      outs.push(Array.from(out.dataSync()));
+      expect(tf.tidy(() => out.slice([2, 0, 0, 0], [1, 5, 6, 3]).max().dataSync()[0])).toBeGreaterThan(0.1);
+      tf.dispose([input, out]);
+    }
+    outs[0]!.forEach((v, i) => expect(v).toBeCloseTo(outs[1]![i]!, 5));
+  });
+
   it('one resample per batch equals PyTorch grid_sample on the same matrices (non-square, resized, zeros and border padding)', () => {
     const [n, h, w] = [4, 12, 16];
     const data = randomArray(n * h * w * 3, 'grid').map((v) => (v + 1) / 2);

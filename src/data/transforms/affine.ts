@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FastvisionError } from '../../core/errors.js';
+import { capabilities } from '../../engine/capabilities.js';
 import { maxImageSide, type PadMode } from '../resize.js';
 import { maybe, uniform, type BatchTransform, type Rng, type DatasetSplit } from './transform.js';
 
@@ -206,5 +207,9 @@ export function batchResize(size: [number, number], padMode: PadMode = 'reflecti
 /** One bilinear projective resample of each image by its matrix (output pixel → input pixel). */
 function project(x: tf.Tensor4D, ms: M3[], size: readonly [number, number], padMode: PadMode): tf.Tensor4D {
   const params = ms.map((m) => [m[0] / m[8], m[1] / m[8], m[2] / m[8], m[3] / m[8], m[4] / m[8], m[5] / m[8], m[6] / m[8], m[7] / m[8]]);
-  return tf.tidy(() => tf.image.transform(x, tf.tensor2d(params, [ms.length, 8], 'float32'), 'bilinear', fill[padMode], 0, [size[0], size[1]]));
+  const warp = (img: tf.Tensor4D, p: number[][]) => tf.image.transform(img, tf.tensor2d(p, [p.length, 8], 'float32'), 'bilinear', fill[padMode], 0, [size[0], size[1]]);
+  return tf.tidy(() => {
+    if (capabilities().batchedTransform || ms.length === 1) return warp(x, params);
+    return tf.concat(tf.split(x, ms.length, 0).map((img, i) => warp(img as tf.Tensor4D, [params[i]!])), 0) as tf.Tensor4D;
+  });
 }

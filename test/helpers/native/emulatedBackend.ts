@@ -290,13 +290,44 @@ export function registerEmulatedTensorflow(tfjsNodeDir: string, opts: EmulationO
       }
     },
   });
-  for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel(counted(k, false));
+  for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel(counted(k.kernelName === 'Transform' ? perImageTransform(k) : k, false));
   for (const file of nativeKernelFiles) {
     const exports = req(`./dist/kernels/${file}.js`) as Record<string, tf.KernelConfig>;
     const config = Object.values(exports).find((v) => v && typeof v === 'object' && 'kernelFunc' in v)!;
     tf.unregisterKernel(config.kernelName, 'tensorflow');
     tf.registerKernel(counted(config, true));
   }
+}
+
+/**
+ * TensorFlow's ImageProjectiveTransformV3 warps every image of the batch; tfjs 4.22's
+ * cpu kernel, which the emulation computes with, stops after the first. This one runs
+ * the cpu kernel image by image, so the emulated backend computes what TensorFlow does.
+ */
+function perImageTransform(cpu: tf.KernelConfig): tf.KernelConfig {
+  return {
+    ...cpu,
+    kernelFunc: (args) => {
+      const backend = args.backend as MathBackendCPU;
+      const { image, transforms } = args.inputs as { image: tf.TensorInfo; transforms: tf.TensorInfo };
+      const [n, h, w, c] = image.shape as [number, number, number, number];
+      const pixels = backend.data.get(image.dataId).values as Float32Array;
+      const params = backend.data.get(transforms.dataId).values as Float32Array;
+      const parts: Float32Array[] = [];
+      let outShape: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const one = backend.makeTensorInfo([1, h, w, c], image.dtype, pixels.slice(i * h * w * c, (i + 1) * h * w * c));
+        const row = backend.makeTensorInfo([1, 8], transforms.dtype, params.slice(transforms.shape[0] === 1 ? 0 : i * 8, (transforms.shape[0] === 1 ? 0 : i * 8) + 8));
+        const out = cpu.kernelFunc({ ...args, inputs: { image: one, transforms: row } }) as tf.TensorInfo;
+        parts.push(backend.data.get(out.dataId).values as Float32Array);
+        outShape = out.shape;
+        for (const t of [one, row, out]) backend.disposeData(t.dataId);
+      }
+      const all = new Float32Array(parts.reduce((k, p) => k + p.length, 0));
+      parts.forEach((p, i) => all.set(p, i * p.length));
+      return backend.makeTensorInfo([n, ...outShape.slice(1)], image.dtype, all);
+    },
+  };
 }
 
 /** The ops the rules check, for tests that list what ran. */
