@@ -30,7 +30,7 @@ export { imagenetStats } from './data/normalize.js';
 export type { NormStats } from './data/normalize.js';
 export { BadImageError, decodeImage, decodePixels, defaultLimitInputPixels } from './data/image.js';
 export { Resize, RandomResizedCrop, RandomCrop, itemTransformFromConfig } from './data/transforms/itemTransforms.js';
-export type { ResizeOptions, RandomResizedCropOptions } from './data/transforms/itemTransforms.js';
+export type { ResizeOptions, RandomResizedCropOptions, ImageSize } from './data/transforms/itemTransforms.js';
 export { augTransforms } from './data/transforms/augTransforms.js';
 export type { AugTransformsOptions } from './data/transforms/augTransforms.js';
 export { affineTransform, batchResize } from './data/transforms/affine.js';

@@ -4,10 +4,11 @@ import { maxImageSide, resizeImage, type PadMode, type ResizeMethod } from '../r
 import type { ItemTransform, ItemTransformConfig, Rng, DatasetSplit } from './transform.js';
 import { uniform } from './transform.js';
 
-type Size = number | [number, number];
+/** An output size: one number for a square, or `[height, width]` (fastai's order). */
+export type ImageSize = number | [number, number];
 
 /** `[height, width]` from a number or a pair, checked. */
-function sizeOf(size: Size, what: string): [number, number] {
+function sizeOf(size: ImageSize, what: string): [number, number] {
   const [h, w] = typeof size === 'number' ? [size, size] : size;
   for (const v of [h, w]) {
     if (!(Number.isInteger(v) && v >= 1 && v <= maxImageSide)) throw new FastvisionError('BAD_OPTION', `${what} size must be whole numbers from 1 to ${maxImageSide}, got ${JSON.stringify(size)}`);
@@ -36,7 +37,7 @@ export interface ResizeOptions {
  * const dls = await DataLoaders.fromCsv('labels.csv', { itemTfms: [Resize(460)], batchTfms: augTransforms({ size: 224 }) });
  * ```
  */
-export function Resize(size: Size, opts: ResizeOptions = {}): ItemTransform {
+export function Resize(size: ImageSize, opts: ResizeOptions = {}): ItemTransform {
   return resizeTransform(size, opts, false);
 }
 
@@ -44,11 +45,11 @@ export function Resize(size: Size, opts: ResizeOptions = {}): ItemTransform {
  * The `size` shorthand of the DataLoaders factories: fastai v1's `size=` resize, the box
  * centred on both sets (deterministic, so decoded images and body features cache).
  */
-export function centredResize(size: Size, opts: ResizeOptions = {}): ItemTransform {
+export function centredResize(size: ImageSize, opts: ResizeOptions = {}): ItemTransform {
   return resizeTransform(size, opts, true);
 }
 
-function resizeTransform(size: Size, opts: ResizeOptions, centred: boolean): ItemTransform {
+function resizeTransform(size: ImageSize, opts: ResizeOptions, centred: boolean): ItemTransform {
   const [height, width] = sizeOf(size, 'Resize');
   const { method = 'crop', padMode = 'reflection' } = opts;
   if (!['crop', 'squish', 'pad'].includes(method)) throw new FastvisionError('BAD_OPTION', `Resize method must be 'crop', 'squish' or 'pad', got '${String(method)}'`);
@@ -90,7 +91,7 @@ export interface RandomResizedCropOptions {
  * const dls = await DataLoaders.fromFolder('data', { itemTfms: [RandomResizedCrop(224, { minScale: 0.35 })] });
  * ```
  */
-export function RandomResizedCrop(size: Size, opts: RandomResizedCropOptions = {}): ItemTransform {
+export function RandomResizedCrop(size: ImageSize, opts: RandomResizedCropOptions = {}): ItemTransform {
   const [height, width] = sizeOf(size, 'RandomResizedCrop');
   const { minScale = 0.08, ratio = [3 / 4, 4 / 3], valXtra = 0.14 } = opts;
   if (!(minScale > 0 && minScale <= 1)) throw new FastvisionError('BAD_OPTION', `RandomResizedCrop minScale must be in (0, 1], got ${minScale}`);
@@ -139,7 +140,7 @@ export function RandomResizedCrop(size: Size, opts: RandomResizedCropOptions = {
  * const dls = await DataLoaders.fromFolder('data', { itemTfms: [Resize(256, { method: 'squish' }), RandomCrop(224)] });
  * ```
  */
-export function RandomCrop(size: Size): ItemTransform {
+export function RandomCrop(size: ImageSize): ItemTransform {
   const [height, width] = sizeOf(size, 'RandomCrop');
   return {
     kind: 'item',
