@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/core/tf.js';
 import sharp from 'sharp';
 import { DataLoaders, ImageCache, Resize, type DataFrameOptions, augTransforms, decodeImage, imagenetStats, initBackend } from '../src/index.js';
 import { mapLimit } from '../src/data/concurrency.js';

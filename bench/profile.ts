@@ -6,7 +6,7 @@
  *   npm run bench:profile -- --net resnet18 --batch 16 --size 128 [--stock] [--top 15]
  */
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../src/core/tf.js';
 import { initBackend } from '../src/index.js';
 import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
 import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { limiter } from './concurrency.js';
 import type { ImageDataset } from './dataset.js';
 import { normalizePixels, type NormStats } from './normalize.js';

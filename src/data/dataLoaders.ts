@@ -1,5 +1,5 @@
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { writeImageGrid } from '../plot/imageGrid.js';
 import { buildDataset, type Entry } from './build.js';
 import { DataLoader, type Batch } from './dataLoader.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 
 /** Per-channel mean and standard deviation of pixels scaled to [0, 1], as fastai's stats tuples. */
 export interface NormStats {

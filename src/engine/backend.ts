@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import util from 'node:util';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { capabilities, describeSpeedUps } from './capabilities.js';
 import { selfCheck } from './selfCheck.js';
 import { checkPrivateFields, nativeUsesGpu, silenceCpuBanner } from './tfjs/privateFields.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 
 /** A form of convolution padding a backend's kernels accept besides `'valid'` and `'same'`. */
 export type PadForm = 'number' | 'explicit';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 
 /**
  * Proves the active backend before fastvision trains on it: a tiny convolution with

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import type { Learner } from '../learner/learner.js';
 import { writeHeatmap } from '../plot/heatmap.js';
 import { writeImageGrid, type GridImage } from '../plot/imageGrid.js';

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../core/tf.js';
 import { setLayerOverride } from '../engine/tfjs/layerOverrides.js';
 import { Callback } from './callback.js';
 

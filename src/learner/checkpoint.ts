@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { writeFileAtomic } from '../core/atomicWrite.js';
 import { parseSafetensors, safetensorsMetadata, serializeSafetensors } from '../vision/safetensors.js';
 import type { Learner } from './learner.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 
 /**
  * Cached body features kept as tensors on the backend, for backends whose data is

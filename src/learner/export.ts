@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { writeFileAtomic } from '../core/atomicWrite.js';
 import { FastvisionError, osError } from '../core/errors.js';
 import { readRegularFile } from '../core/safeRead.js';

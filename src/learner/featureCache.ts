@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import type { Batch, DataLoader } from '../data/dataLoader.js';
 import { capabilities } from '../engine/capabilities.js';
 import { DeviceFeatureStore } from './deviceFeatureStore.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { nodeIn } from '../engine/tfjs/graph.js';
 
 /** A model cut where its head begins: `head.apply(body.predict(x))` is `model.apply(x)`. */

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import type { DataLoader } from '../data/dataLoader.js';
 import type { ResizeSpec } from '../data/image.js';
 import type { NormStats } from '../data/normalize.js';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { FastvisionError } from '../core/errors.js';
 import type { Batch, DataLoader } from '../data/dataLoader.js';
 import type { DataLoaders } from '../data/dataLoaders.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { FastvisionError } from '../core/errors.js';
 
 /** Where a training step happened, to name it in a non-finite loss error. */

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 
 /**
  * A loss with what fastai attaches to it: the activation that turns outputs into

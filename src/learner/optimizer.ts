@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { FastvisionError } from '../core/errors.js';
 
 /** One layer group's hyper-parameters, as fastai's optimizer `hypers`. */

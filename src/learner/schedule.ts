@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { writeLineChart, type MarkedPoint } from '../plot/lineChart.js';
 import { expandHyper, slice, type HyperValue } from './hyper.js';
 import type { FineTuneOptions, FitOneCycleOptions, FitOptions, Learner, LrFindOptions, LrFindResult } from './learner.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import { denormalizePixels } from '../data/normalize.js';
 import { FusedInference } from '../engine/tfjs/fusedInference.js';
 import { writeImageGrid } from '../plot/imageGrid.js';

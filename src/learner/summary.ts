@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import type { Learner } from './learner.js';
 
 /** What `learn.summary()` counts, with the table as text. */

@@ -3,7 +3,7 @@ import type { VisionBody } from '../vision/body.js';
 import type { ArchName } from '../vision/pretrained.js';
 import { createVisionModel, type VisionModelOptions } from '../vision/visionModel.js';
 import { Learner, type LearnerOptions } from './learner.js';
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../core/tf.js';
 import { FastvisionError } from '../core/errors.js';
 import { ensureBackend } from '../engine/backend.js';
 import { headOptionNames } from '../vision/head.js';

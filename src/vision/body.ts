@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import type { FetchOptions } from '../core/download.js';
 import type { NormStats } from '../data/normalize.js';
 import { pretrainedConfigs, type ArchName } from './pretrained.js';

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../core/tf.js';
 import { imagenetStats, type NormStats } from '../data/normalize.js';
 import { buildMobilenetV2 } from './archs/mobilenetV2.js';
 import { buildResnet, resnetConfigs } from './archs/resnet.js';

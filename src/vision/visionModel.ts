@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../core/tf.js';
 import type { NormStats } from '../data/normalize.js';
 import { bodyFromArch, type ArchBodyOptions, type VisionBody } from './body.js';
 import { createHead, headOptionNames, type HeadOptions } from './head.js';

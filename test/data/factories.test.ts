@@ -1,6 +1,6 @@
 import { mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   DataBlock,

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { augTransforms, initBackend, lightingTransform, Normalize, RandomCrop, RandomResizedCrop, Resize } from '../../src/index.js';
 import { affineMatrices, affineTransform, type AffineOptions } from '../../src/data/transforms/affine.js';

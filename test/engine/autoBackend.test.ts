@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { describe, expect, it } from 'vitest';
 import { DataLoaders, backendInfo } from '../../src/index.js';
 import { tempDir, writeImages } from '../helpers/images.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backendInfo, initBackend } from '../../src/index.js';
 import { cpuBackendWarning } from '../../src/engine/backend.js';
@@ -21,7 +21,7 @@ describe('initBackend', () => {
     expect(info).toMatchObject({
       name: 'wasm',
       package: '@tensorflow/tfjs-backend-wasm',
-      version: tf.version.tfjs,
+      version: tf.version_core,
       gpu: false,
       simd: expect.any(Boolean),
       threads: expect.any(Number),

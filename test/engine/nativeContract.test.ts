@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BnFreeze, DataLoaders, accuracy, fromLayersModel, initBackend, loadLearner, slice, visionLearner, type ArchName } from '../../src/index.js';
 import { engineCapabilities } from '../../src/engine/capabilities.js';

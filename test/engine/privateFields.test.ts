@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/index.js';
 import { checkPrivateFields, tfjsPrivateFields } from '../../src/engine/tfjs/privateFields.js';
@@ -63,7 +63,7 @@ describe('tfjs private fields', () => {
     const saved = backend.firstUse;
     delete backend.firstUse;
     try {
-      expect(() => checkPrivateFields('cpu')).toThrow(new RegExp(`@tensorflow/tfjs ${tf.version.tfjs.replaceAll('.', '\\.')} lacks internals fastvision relies on \\(cpu backend\\.firstUse\\)`));
+      expect(() => checkPrivateFields('cpu')).toThrow(new RegExp(`@tensorflow/tfjs-core ${tf.version_core.replaceAll('.', '\\.')} lacks internals fastvision relies on \\(cpu backend\\.firstUse\\)`));
     } finally {
       backend.firstUse = saved;
     }

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../../src/index.js';
 import { randomArray, relativeError } from '../helpers/random.js';

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { pretrainedConfigs, serializeSafetensors, weightsLocation, type ArchName } from '../../src/index.js';
 import { torchParam } from '../../src/vision/torchWeights.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { augTransforms, DataLoaders, initBackend, loadLearner, Normalize, RandomResizedCrop, Resize, imagenetStats } from '../../src/index.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import seedrandom from 'seedrandom';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DataLoaders, initBackend } from '../../src/index.js';

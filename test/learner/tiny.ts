@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { DataLoaders, type DataFrameOptions } from '../../src/index.js';
 import { Learner, type LearnerOptions } from '../../src/learner/learner.js';
 import { tempDir, writeImages } from '../helpers/images.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FastvisionError, Learner, initBackend, loadLearner } from '../../src/index.js';
 import { tempDir } from '../helpers/images.js';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BadImageError, DataLoaders, Learner, decodeImage, env, initBackend, loadLearner, visionLearner } from '../../src/index.js';
 import { startHub } from '../helpers/hubServer.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../src/core/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataLoaders, initBackend, visionLearner, type ArchName } from '../../src/index.js';
 import { env } from '../../src/core/env.js';

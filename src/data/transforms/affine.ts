@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 import { FastvisionError } from '../../core/errors.js';
 import { capabilities } from '../../engine/capabilities.js';
 import { maxImageSide, type PadMode } from '../resize.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 import { FastvisionError } from '../../core/errors.js';
 import type { NormStats } from '../normalize.js';
 import type { BatchTransform } from './transform.js';

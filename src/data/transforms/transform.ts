@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../core/tf.js';
 import type { Pixels } from '../resample.js';
 
 /** Which split a transform sees: fastai's `split_idx` (0 train, 1 valid, None both). */

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 import { foldsPaddingInTraining } from '../capabilities.js';
 import { nodeIn, soleReader } from './graph.js';
 import { overrideTraining } from './layerOverrides.js';

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../core/tf.js';
 import { useFastBatchNorm } from './batchNormTraining.js';
 import { useLeanConvGradients } from './convTraining.js';
 import { useReluFromOutput } from './reluTraining.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 import { capabilities, type EngineCapabilities } from '../capabilities.js';
 import { nodeIn, soleReader, type GraphNode } from './graph.js';
 import { batchNormFields, convFields, reluFields, zeroPaddingFields, type BatchNormFields, type ConvFields } from './privateFields.js';

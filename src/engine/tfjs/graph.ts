@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../core/tf.js';
 import { nodeIn } from './privateFields.js';
 
 export { nodeIn, type GraphNode } from './privateFields.js';

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '../../core/tf.js';
 import { callOf, type LayerCall } from './privateFields.js';
 
 /**

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 import { FastvisionError } from '../../core/errors.js';
 
 /**
@@ -157,7 +157,7 @@ export function checkPrivateFields(backendName: string): void {
   if (backendName === 'wasm' || backendName === 'cpu' || backendName === 'tensorflow') expect(`${backendName} backend`, tf.backend(), tfjsPrivateFields[backendName]);
   if (missing.length) {
     throw new FastvisionError('BACKEND',
-      `fastvision: @tensorflow/tfjs ${tf.version.tfjs} lacks internals fastvision relies on (${missing.join(', ')}); ` +
+      `fastvision: @tensorflow/tfjs-core ${tf.version_core} lacks internals fastvision relies on (${missing.join(', ')}); ` +
         'fastvision is built for @tensorflow/tfjs 4.22: install that version (`npm install @tensorflow/tfjs@4.22`)',
     );
   }

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 import { capabilities } from '../capabilities.js';
 import { hostCompute } from './hostCompute.js';
 import { overrideTraining } from './layerOverrides.js';

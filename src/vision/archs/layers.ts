@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 
 /**
  * Building blocks that reproduce PyTorch's layers exactly, so converted torchvision

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 import { add, batchNorm, classifier, conv, depthwiseConv, imageInput, relu6, type Sym } from './layers.js';
 
 /** torchvision's inverted-residual settings: expansion t, channels c, repeats n, first stride s. */

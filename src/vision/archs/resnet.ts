@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../core/tf.js';
 import { add, batchNorm, classifier, conv, imageInput, pad, relu, type Sym } from './layers.js';
 
 /** torchvision's ResNet, channels-last; layer names follow torchvision's state-dict keys with `_` for `.`. */

@@ -1,6 +1,6 @@
 import Module from 'node:module';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../src/core/tf.js';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { attrMap, checkedOps, tfRefusal, type OpAttr } from './tfRules.js';
 

@@ -1,7 +1,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../../../src/core/tf.js';
 import { tempDir } from '../images.js';
 import { registerEmulatedTensorflow } from './emulatedBackend.js';
 import { tfjsNodeJs } from './install.js';

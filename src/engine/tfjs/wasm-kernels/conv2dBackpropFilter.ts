@@ -1,4 +1,4 @@
-import { Conv2DBackpropFilter, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import { Conv2DBackpropFilter, type KernelConfig, type KernelFunc, type TensorInfo } from '../../../core/tf.js';
 import { withScope } from './kernelScope.js';
 import { forwardConvInfo } from './geometry.js';
 

@@ -1,4 +1,4 @@
-import { Conv2DBackpropInput, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import { Conv2DBackpropInput, type KernelConfig, type KernelFunc, type TensorInfo } from '../../../core/tf.js';
 import { withScope } from './kernelScope.js';
 import { cropNegativePadding, dims4, explicitPadding, forwardConvInfo, inputGradPadding } from './geometry.js';
 

@@ -3,7 +3,7 @@ import {
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
-} from '@tensorflow/tfjs';
+} from '../../../core/tf.js';
 import { wasmHeapF32, wasmOutput } from '../hostCompute.js';
 import { dims4, forwardConvInfo } from './geometry.js';
 

@@ -3,7 +3,7 @@ import {
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
-} from '@tensorflow/tfjs';
+} from '../../../core/tf.js';
 import { withScope } from './kernelScope.js';
 import { cropNegativePadding, dims4, explicitPadding, forwardConvInfo, inputGradPadding, zeroInsert } from './geometry.js';
 

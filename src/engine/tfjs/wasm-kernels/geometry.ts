@@ -1,4 +1,4 @@
-import { backend_util, type TensorInfo } from '@tensorflow/tfjs';
+import { backend_util, type TensorInfo } from '../../../core/tf.js';
 import type { KernelScope } from './kernelScope.js';
 
 /** A rank-4 shape as a tuple (NHWC tensors, HWIO filters). */

@@ -1,4 +1,4 @@
-import { getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+import { getKernel, type KernelBackend, type NamedAttrMap, type TensorInfo } from '../../../core/tf.js';
 import { wasmHeapF32, wasmOutput } from '../hostCompute.js';
 
 /**
