@@ -22,4 +22,17 @@ export default defineConfig([
     shims: true,
   },
   { ...common, entry: { cli: 'src/cli.ts' }, format: ['esm'] },
+  // The web page's module: everything inlined (the page has no bundler), no tfjs (the
+  // page passes its own `tf`), no Node built-ins.
+  {
+    entry: { browser: 'src/browser/index.ts' },
+    format: ['esm'],
+    platform: 'browser',
+    target: 'es2020',
+    sourcemap: true,
+    minify: true,
+    splitting: false,
+    noExternal: [/.*/],
+    dts: true,
+  },
 ]);

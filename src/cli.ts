@@ -4,6 +4,7 @@ import { info, infoUsage } from './cli/info.js';
 import { interpret, interpretUsage } from './cli/interpret.js';
 import { lrFind, lrFindUsage } from './cli/lrFind.js';
 import { predict, predictUsage } from './cli/predict.js';
+import { serve, serveUsage } from './cli/serve.js';
 import { train, trainUsage } from './cli/train.js';
 import { version } from './version.js';
 
@@ -17,6 +18,7 @@ Commands:
   lr-find     Run fastai's LR finder on a CSV: suggestions and the curve
   predict     Classify images with an exported model (JSON lines or CSV)
   interpret   Confusion matrix, top losses and report of a model on a labelled CSV
+  serve       A web page that classifies images in the browser with an exported model
 
 Options:
   -h, --help     Show help (also \`fastvision <command> --help\`)
@@ -32,6 +34,7 @@ const commands: Record<string, { run: (args: string[]) => Promise<void>; usage: 
   'lr-find': { run: lrFind, usage: lrFindUsage },
   predict: { run: predict, usage: predictUsage },
   interpret: { run: interpret, usage: interpretUsage },
+  serve: { run: serve, usage: serveUsage },
 };
 
 async function main(argv: string[]): Promise<void> {

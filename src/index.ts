@@ -130,3 +130,7 @@ export { writeHeatmap } from './plot/heatmap.js';
 export type { HeatmapOptions } from './plot/heatmap.js';
 
 export { version } from './version.js';
+
+// Deploy: the browser classifier page (`fastvision serve`).
+export { servePage, writePage } from './deploy/pageServer.js';
+export type { ServePageOptions, PageServer } from './deploy/pageServer.js';

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -97,8 +97,17 @@ describe('the packed tarball, installed into a fresh project', () => {
 
   beforeAll(async () => {
     project = tempDir('fastvision-consumer-');
-    const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', project]))[0];
-    expect(packed.files.map((f: { path: string }) => f.path)).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md']));
+    // What `prepack` does before a publish (build, API reference); the build ran above.
+    run('npm', ['run', 'docs', '--silent']);
+    const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', project]))[0];
+    expect(packed.files.map((f: { path: string }) => f.path)).toEqual(
+      expect.arrayContaining([
+        'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/cli.js', 'dist/browser.js', 'README.md', 'CHANGELOG.md',
+        // README's links resolve inside the package: the guides, the API reference, the examples.
+        'docs/getting-started.md', 'docs/export-and-deploy.md', 'docs/api/index.html', 'examples/metal-vs-rap/README.md', 'examples/browser-classifier/index.html',
+      ]),
+    );
+    console.log(`npm pack: ${packed.filename}, ${(packed.size / 1e6).toFixed(2)} MB packed, ${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${packed.entryCount} files`);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
     inProject('npm', ['install', join(project, packed.filename), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error']);
     // An ImageNet-style folder: data/<class>/<image>.
@@ -125,6 +134,9 @@ describe('the packed tarball, installed into a fresh project', () => {
     walk(tree.dependencies);
     expect(versions.size).toBe(1);
     expect(existsSync(join(project, 'node_modules/@tensorflow/tfjs-node'))).toBe(false);
+    // Core, layers and the cpu/wasm backends only: not the umbrella package's webgl, converter and data.
+    for (const pkg of ['tfjs', 'tfjs-backend-webgl', 'tfjs-converter', 'tfjs-data']) expect(existsSync(join(project, 'node_modules/@tensorflow', pkg)), pkg).toBe(false);
+    console.log(`installed: node_modules ${run('du', ['-sh', join(project, 'node_modules')]).split('\t')[0]}`);
   });
 
   it.each([
@@ -139,6 +151,26 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(out.lines[1]).toMatch(/^0\s+\d+\.\d{6}\s+\d+\.\d{6}\s+\d\.\d{6}\s+\d\d:\d\d/);
     expect(out.prediction.labels).toHaveLength(1);
     expect(out.prediction.probs.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
+  it('fastvision serve: the browser page and the model, over HTTP and as a static site', async () => {
+    const model = `${data}-model`; // exported by the scripts above
+    const site = join(project, 'site');
+    expect(inProject('npx', ['--no-install', 'fastvision', 'serve', '--model', model, '--out', site])).toMatch(/Wrote the page and the model/);
+    for (const f of ['index.html', 'app.js', 'fastvision-browser.js', 'vendor/tf-core.min.js', 'vendor/tf-layers.min.js', 'vendor/tfjs-backend-wasm-simd.wasm', 'model/fastvision.json', 'model/model.json']) {
+      expect(existsSync(join(site, f)), f).toBe(true);
+    }
+    const child = spawn('npx', ['--no-install', 'fastvision', 'serve', '--model', model, '--port', '0'], { cwd: project });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => { const m = /(http:\/\/\S+)/.exec(d.toString()); if (m) resolve(m[1]!); });
+        child.on('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      for (const path of ['', 'fastvision-browser.js', 'vendor/tf-core.min.js', 'model/fastvision.json']) expect((await fetch(url + path)).status, path).toBe(200);
+      for (const path of ['../package.json', '%2e%2e/package.json', 'model/%2e%2e/%2e%2e/package.json', 'node_modules/fastvision/package.json']) expect((await fetch(url + path)).status, path).toBe(404);
+    } finally {
+      child.kill();
+    }
   });
 
   it('puts the fastvision command on the path', () => {

@@ -1,12 +1,9 @@
 import * as tf from '../core/tf.js';
+import { normalizeInto } from './normTables.js';
 
-/** Per-channel mean and standard deviation of pixels scaled to [0, 1], as fastai's stats tuples. */
-export interface NormStats {
-  /** Mean of R, G and B. */
-  mean: [number, number, number];
-  /** Standard deviation of R, G and B. */
-  std: [number, number, number];
-}
+import type { NormStats } from './normTables.js';
+
+export type { NormStats } from './normTables.js';
 
 /**
  * ImageNet's statistics, fastai's `imagenet_stats`: what pretrained bodies expect.
@@ -27,14 +24,7 @@ export const imagenetStats: NormStats = { mean: [0.485, 0.456, 0.406], std: [0.2
  * table ~40 ms; and the values are the same float32 arithmetic either way.
  */
 export function normalizePixels(pixels: Uint8Array, shape: [number, number, number, number], stats?: NormStats): tf.Tensor4D {
-  const [r, g, b] = channelTables(stats) as [Float32Array, Float32Array, Float32Array];
-  const out = floatBuffer(pixels.length);
-  for (let p = 0; p < pixels.length; p += 3) {
-    out[p] = r[pixels[p]!]!;
-    out[p + 1] = g[pixels[p + 1]!]!;
-    out[p + 2] = b[pixels[p + 2]!]!;
-  }
-  return tf.tensor4d(out, shape);
+  return tf.tensor4d(normalizeInto(pixels, floatBuffer(pixels.length), stats), shape);
 }
 
 let scratch = new Float32Array(0);
@@ -49,21 +39,6 @@ function floatBuffer(length: number): Float32Array {
   if (tf.getBackend() !== 'wasm') return new Float32Array(length);
   if (scratch.length < length) scratch = new Float32Array(length);
   return scratch.length === length ? scratch : scratch.subarray(0, length);
-}
-
-const tables = new Map<string, Float32Array[]>();
-
-function channelTables(stats?: NormStats): Float32Array[] {
-  const key = JSON.stringify(stats ?? null);
-  const cached = tables.get(key);
-  if (cached) return cached;
-  const made = [0, 1, 2].map((c) => {
-    const table = new Float32Array(256);
-    for (let v = 0; v < 256; v++) table[v] = stats ? (v / 255 - stats.mean[c]!) / stats.std[c]! : v / 255;
-    return table;
-  });
-  tables.set(key, made);
-  return made;
 }
 
 /** The inverse, for showing a batch: normalised float32 NHWC → uint8 pixels (rounded, clipped). */

@@ -153,7 +153,8 @@ let instance: ResampleExports | undefined;
 /** Compiled once, synchronously: the module is under 1 kB. */
 function resampleModule(): ResampleExports {
   const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-  instance ??= new api.Instance(new api.Module(Buffer.from(resampleWasmBase64, 'base64'))).exports as ResampleExports;
+  // atob, not Buffer: the same code resizes in the browser page.
+  instance ??= new api.Instance(new api.Module(Uint8Array.from(atob(resampleWasmBase64), (c) => c.charCodeAt(0)))).exports as ResampleExports;
   return instance;
 }
 

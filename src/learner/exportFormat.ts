@@ -1,4 +1,6 @@
-import { z } from 'zod';
+// zod's tree-shakable build: the browser page bundles this schema too (the full build is ~450 kB there).
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 import { FastvisionError } from '../core/errors.js';
 import { maxImageSide } from '../data/resize.js';
 import type { ItemTransformConfig } from '../data/transforms/transform.js';
@@ -12,69 +14,63 @@ export const maxExportImageSide = maxImageSide;
 /** Most classes an export may name. */
 export const maxExportClasses = 100_000;
 
-const channel = z.number().finite();
-const stats = z
-  .object({
-    mean: z.tuple([channel, channel, channel]),
-    std: z.tuple([channel.positive(), channel.positive(), channel.positive()]),
-  })
-  .strict();
+// zod's mini build has no messages of its own; these are the full build's (the errors name what was expected).
+z.config(en());
 
-const side = z.number().int().min(1).max(maxExportImageSide);
+const channel = z.number();
+const positive = z.number().check(z.positive());
+const stats = z.strictObject({
+  mean: z.tuple([channel, channel, channel]),
+  std: z.tuple([positive, positive, positive]),
+});
+
+const side = z.int().check(z.minimum(1), z.maximum(maxExportImageSide));
 const pair = z.tuple([side, side]);
 const method = z.enum(['squish', 'crop', 'pad']);
 const padMode = z.enum(['reflection', 'zeros', 'border']);
 const itemTfm = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('Resize'), size: pair, method, padMode, centred: z.boolean().optional() }).strict(),
-  z.object({ type: z.literal('RandomResizedCrop'), size: pair, minScale: z.number().gt(0).max(1), ratio: z.tuple([z.number().positive(), z.number().positive()]), valXtra: z.number().min(0).max(4) }).strict(),
-  z.object({ type: z.literal('RandomCrop'), size: pair }).strict(),
+  z.strictObject({ type: z.literal('Resize'), size: pair, method, padMode, centred: z.optional(z.boolean()) }),
+  z.strictObject({ type: z.literal('RandomResizedCrop'), size: pair, minScale: z.number().check(z.gt(0), z.maximum(1)), ratio: z.tuple([positive, positive]), valXtra: z.number().check(z.minimum(0), z.maximum(4)) }),
+  z.strictObject({ type: z.literal('RandomCrop'), size: pair }),
 ]);
 
 const inference = {
   format: z.literal('fastvision-export'),
-  library: z.string().max(64),
-  arch: z.string().max(128).nullable(),
-  vocab: z
-    .array(z.string().min(1).max(1000))
-    .min(1)
-    .max(maxExportClasses)
-    .refine((v) => new Set(v).size === v.length, { message: 'the class names must be unique' }),
+  library: z.string().check(z.maxLength(64)),
+  arch: z.nullable(z.string().check(z.maxLength(128))),
+  vocab: z.array(z.string().check(z.minLength(1), z.maxLength(1000))).check(
+    z.minLength(1),
+    z.maxLength(maxExportClasses),
+    z.refine((v) => new Set(v).size === v.length, { message: 'the class names must be unique' }),
+  ),
   multiLabel: z.boolean(),
-  resize: z
-    .object({
-      height: side,
-      width: side,
-      method,
-      padMode,
-    })
-    .strict(),
+  resize: z.strictObject({ height: side, width: side, method, padMode }),
   /** The item transforms, when more than `resize` (they run as on the validation set). */
-  itemTfms: z.array(itemTfm).min(1).max(16).optional(),
+  itemTfms: z.optional(z.array(itemTfm).check(z.minLength(1), z.maxLength(16))),
   /** The batch size after the batch transforms, when they resize (presizing). */
-  size: z.tuple([side, side]).optional(),
-  normalize: stats.nullish(),
+  size: z.optional(z.tuple([side, side])),
+  normalize: z.nullish(stats),
   /** Multi-label: the probability above which a class is predicted. */
-  thresh: z.number().gt(0).lt(1).optional(),
+  thresh: z.optional(z.number().check(z.gt(0), z.lt(1))),
   /** The layer groups, by layer name, so a loaded learner freezes and takes `slice` like the original. */
-  layerGroups: z.array(z.array(z.string().max(256)).min(1).max(100_000)).min(1).max(1000).optional(),
+  layerGroups: z.optional(z.array(z.array(z.string().check(z.maxLength(256))).check(z.minLength(1), z.maxLength(100_000))).check(z.minLength(1), z.maxLength(1000))),
 };
 
 /** fastvision 0.1's first layout: `model.json`, `weights.bin`, `fastvision.json`. */
-const v1 = z.object({ ...inference, formatVersion: z.literal(1) }).strict();
+const v1 = z.strictObject({ ...inference, formatVersion: z.literal(1) });
 
 /**
  * The layout written now: the model and weights under names that carry a hash of
  * their content (never rewritten, so a reader that read the metadata always finds the
  * files it names), with their sizes; `model.json` is a copy for plain tfjs loaders.
  */
-const v2 = z
-  .object({
-    ...inference,
-    formatVersion: z.literal(2),
-    files: z.object({ model: z.string().regex(/^model\.[0-9a-f]{12}\.json$/), weights: z.string().regex(/^weights\.[0-9a-f]{12}\.bin$/) }).strict(),
-    bytes: z.object({ model: z.number().int().nonnegative(), weights: z.number().int().nonnegative() }).strict(),
-  })
-  .strict();
+const count = z.int().check(z.minimum(0));
+const v2 = z.strictObject({
+  ...inference,
+  formatVersion: z.literal(2),
+  files: z.strictObject({ model: z.string().check(z.regex(/^model\.[0-9a-f]{12}\.json$/)), weights: z.string().check(z.regex(/^weights\.[0-9a-f]{12}\.bin$/)) }),
+  bytes: z.strictObject({ model: count, weights: count }),
+});
 
 const schema = z.discriminatedUnion('formatVersion', [v1, v2]);
 

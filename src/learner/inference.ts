@@ -4,7 +4,7 @@ import type { ResizeSpec } from '../data/image.js';
 import type { NormStats } from '../data/normalize.js';
 import { buildTestDl, makeTestDl, type Preprocessing, type TestDlOptions, type TestItem } from '../data/testDl.js';
 import { affineTransform, batchResize } from '../data/transforms/affine.js';
-import { centredResize, itemTransformFromConfig } from '../data/transforms/itemTransforms.js';
+import { itemTfmsOfExport } from '../data/transforms/itemTransforms.js';
 import type { ItemTransform, ItemTransformConfig } from '../data/transforms/transform.js';
 import type { Learner } from './learner.js';
 import { FastvisionError } from '../core/errors.js';
@@ -184,7 +184,7 @@ export function preprocessingOf(learn: Learner): Preprocessing {
   const dls = learn.dataLoadersOrUndefined;
   if (dls) return { vocab: dls.vocab, multiLabel: dls.multiLabel, itemTfms: dls.itemTfms, batchTfms: dls.batchTfms, normalize: () => dls.normalize };
   const cfg = learn.inferenceConfig;
-  const itemTfms = cfg.itemTfms ? cfg.itemTfms.map(itemTransformFromConfig) : [centredResize([cfg.resize.height, cfg.resize.width], { method: cfg.resize.method, padMode: cfg.resize.padMode })];
+  const itemTfms = itemTfmsOfExport(cfg);
   const batchTfms = cfg.size ? [batchResize(cfg.size)] : [];
   return { vocab: cfg.vocab, multiLabel: cfg.multiLabel, itemTfms, batchTfms, normalize: () => cfg.normalize };
 }

@@ -3,19 +3,7 @@ import { FastvisionError } from '../../core/errors.js';
 import { capabilities } from '../../engine/capabilities.js';
 import { maxImageSide, type PadMode } from '../resize.js';
 import { maybe, uniform, type BatchTransform, type Rng, type DatasetSplit } from './transform.js';
-
-/** A 3×3 matrix, row-major. */
-type M3 = [number, number, number, number, number, number, number, number, number];
-
-const eye = (): M3 => [1, 0, 0, 0, 1, 0, 0, 0, 1];
-function mul(a: M3, b: M3): M3 {
-  const out = new Array<number>(9) as M3;
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) out[r * 3 + c] = a[r * 3]! * b[c]! + a[r * 3 + 1]! * b[3 + c]! + a[r * 3 + 2]! * b[6 + c]!;
-  return out;
-}
-/** Pixel index → fastai's normalised coordinate (`align_corners=True`: −1 and 1 are the outer pixels' centres). */
-const toNorm = (w: number, h: number): M3 => [w > 1 ? 2 / (w - 1) : 0, 0, -1, 0, h > 1 ? 2 / (h - 1) : 0, -1, 0, 0, 1];
-const fromNorm = (w: number, h: number): M3 => [(w - 1) / 2, 0, (w - 1) / 2, 0, (h - 1) / 2, (h - 1) / 2, 0, 0, 1];
+import { eye, fill, fromNorm, mul, projectiveParams, resizeMatrix, toNorm, type M3 } from './matrices.js';
 
 /** The perspective matrix that takes the 4 points `from` to `to` (fastai's `find_coeffs`, solved by Gaussian elimination). */
 export function perspective(from: readonly [number, number][], to: readonly [number, number][]): M3 {
@@ -65,8 +53,6 @@ export interface AffineOptions {
   minScale?: number;
   padMode?: PadMode;
 }
-
-const fill = { reflection: 'reflect', zeros: 'constant', border: 'nearest' } as const;
 
 /**
  * The draws of one batch: a matrix taking output coordinates to input coordinates, per
@@ -176,7 +162,7 @@ export function affineTransform(opts: AffineOptions): BatchTransform & { readonl
 export function resizeBatch(x: tf.Tensor4D, size: readonly [number, number], padMode: PadMode = 'reflection'): tf.Tensor4D {
   const [n, h, w] = x.shape;
   if (size[0] === h && size[1] === w) return x.clone();
-  const m = mul(fromNorm(w, h), toNorm(size[1], size[0]));
+  const m = resizeMatrix([h, w], size);
   return project(x, Array.from({ length: n }, () => m), size, padMode);
 }
 
@@ -206,7 +192,7 @@ export function batchResize(size: [number, number], padMode: PadMode = 'reflecti
 
 /** One bilinear projective resample of each image by its matrix (output pixel → input pixel). */
 function project(x: tf.Tensor4D, ms: M3[], size: readonly [number, number], padMode: PadMode): tf.Tensor4D {
-  const params = ms.map((m) => [m[0] / m[8], m[1] / m[8], m[2] / m[8], m[3] / m[8], m[4] / m[8], m[5] / m[8], m[6] / m[8], m[7] / m[8]]);
+  const params = ms.map(projectiveParams);
   const warp = (img: tf.Tensor4D, p: number[][]) => tf.image.transform(img, tf.tensor2d(p, [p.length, 8], 'float32'), 'bilinear', fill[padMode], 0, [size[0], size[1]]);
   return tf.tidy(() => {
     if (capabilities().batchedTransform || ms.length === 1) return warp(x, params);

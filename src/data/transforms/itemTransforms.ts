@@ -183,3 +183,12 @@ export function itemTransformFromConfig(config: ItemTransformConfig): ItemTransf
       throw new FastvisionError('BAD_OPTION', `unknown item transform '${(config as { type: string }).type}'`);
   }
 }
+
+/**
+ * The item transforms an export's metadata describes: its `itemTfms`, or the one centred
+ * resize its `resize` says (the `size` option). Shared by `loadLearner` and the browser page.
+ */
+export function itemTfmsOfExport(cfg: { resize: { height: number; width: number; method: ResizeMethod; padMode: PadMode }; itemTfms?: ItemTransformConfig[] | undefined }): ItemTransform[] {
+  if (cfg.itemTfms) return cfg.itemTfms.map(itemTransformFromConfig);
+  return [centredResize([cfg.resize.height, cfg.resize.width], { method: cfg.resize.method, padMode: cfg.resize.padMode })];
+}
