@@ -80,7 +80,7 @@ export { visionLearner, cnnLearner } from './learner/visionLearner.js';
 export type { VisionLearnerOptions } from './learner/visionLearner.js';
 export { loadLearner } from './learner/export.js';
 export { isExportDir } from './learner/export.js';
-export type { ExportMeta } from './learner/export.js';
+export type { ExportMeta, LoadLearnerOptions } from './learner/export.js';
 export type { GetPredsOptions, InferenceConfig, ManyPredictions, PredictManyOptions, Prediction, Preds, TtaOptions } from './learner/inference.js';
 export { slice, evenMults, expandHyper, HyperSlice } from './learner/hyper.js';
 export type { HyperValue } from './learner/hyper.js';

@@ -63,8 +63,8 @@ export async function interpret(args: string[]): Promise<void> {
   const unknown = [...new Set(rows.filter((_, i) => targs[i]! < 0).map((r) => String(r[labelCol])))];
   if (unknown.length) throw new UsageError(`${csv} has labels the model does not know: ${unknown.join(', ')}; its classes are ${vocab.join(', ')}`);
 
-  const probs: number[][] = [];
-  for (const file of files) probs.push((await learn.predict(file)).probs);
+  // In batches, with predictMany's progress on stderr; with onBadImage 'error' every file gets a prediction, in order.
+  const probs = (await learn.predictMany(files)).predictions.map((p) => p.probs);
   learn.model.dispose();
   // Cross-entropy of one item is -log of the probability given to its true class,
   // so the per-item losses need no logits.

@@ -56,21 +56,25 @@ export async function predict(args: string[]): Promise<void> {
   const { vocab } = learn.inferenceConfig;
   if (values.csv) process.stdout.write(`${['file', 'label', ...vocab].map(csvField).join(',')}\n`);
   let skipped = 0;
+  // One bar over every chunk, not predictMany's own per chunk.
   const progress = progressBar('predict', files.length);
-  // Chunks of a few batches, printed as they come: a long run shows progress and keeps what it did.
-  for (let start = 0; start < files.length; start += 4 * bs) {
-    const chunk = files.slice(start, start + 4 * bs);
-    const { predictions, skipped: bad } = await learn.predictMany(chunk, { bs, onBadImage: values['skip-bad'] ? 'skip' : 'error', onProgress: (done) => progress.update(start + done) });
-    for (const b of bad) process.stderr.write(`fastvision: skipped '${String(b.item)}': ${b.reason}\n`);
-    skipped += bad.length;
-    for (const { item, label, probs } of predictions) {
-      const file = String(item);
-      if (values.csv) process.stdout.write(`${[file, label].map(csvField).concat(probs.map((p) => p.toFixed(6))).join(',')}\n`);
-      else process.stdout.write(`${JSON.stringify({ file, label, probs: Object.fromEntries(vocab.map((c, k) => [c, probs[k]])) })}\n`);
+  try {
+    // Chunks of a few batches, printed as they come: a long run shows progress and keeps what it did.
+    for (let start = 0; start < files.length; start += 4 * bs) {
+      const chunk = files.slice(start, start + 4 * bs);
+      const { predictions, skipped: bad } = await learn.predictMany(chunk, { bs, onBadImage: values['skip-bad'] ? 'skip' : 'error', progress: false, onProgress: (done) => progress.update(start + done) });
+      for (const b of bad) process.stderr.write(`fastvision: skipped '${String(b.item)}': ${b.reason}\n`);
+      skipped += bad.length;
+      for (const { item, label, probs } of predictions) {
+        const file = String(item);
+        if (values.csv) process.stdout.write(`${[file, label].map(csvField).concat(probs.map((p) => p.toFixed(6))).join(',')}\n`);
+        else process.stdout.write(`${JSON.stringify({ file, label, probs: Object.fromEntries(vocab.map((c, k) => [c, probs[k]])) })}\n`);
+      }
     }
+    progress.update(files.length);
+  } finally {
+    progress.stop();
   }
-  progress.update(files.length);
-  progress.stop();
   if (skipped) process.stderr.write(`fastvision: skipped ${skipped} of ${files.length} images that could not be decoded\n`);
   learn.model.dispose();
 }

@@ -101,7 +101,7 @@ async function download(spec: CachedFile, showProgress: boolean): Promise<void> 
   });
   await removeStaleParts(spec.file);
   const tmp = `${spec.file}.${process.pid}.${Date.now()}.part`;
-  const bar = showProgress ? progressBar(`downloading ${spec.url.split('/').slice(-4).join('/')}`, total, 'bytes') : undefined;
+  const bar = showProgress ? progressBar(`downloading ${spec.url.split('/').slice(-4).join('/')}`, total, { unit: 'bytes' }) : undefined;
   let received = 0;
   try {
     const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);

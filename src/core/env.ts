@@ -1,15 +1,17 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { FastvisionError } from './errors.js';
 
 /**
- * fastvision's settings for files it fetches, in one place (as transformers.js's `env`).
- * Each reads its environment variable unless set here in code.
+ * fastvision's settings, in one place (as transformers.js's `env`): files it fetches,
+ * and progress output. Each reads its environment variable unless set here in code.
  *
  * @example
  * ```ts
  * import { env } from 'fastvision';
  * env.offline = true;                 // never touch the network
  * env.cacheDir = '/data/fastvision';  // where pretrained weights are kept
+ * env.progress = false;               // no progress bars or lines
  * ```
  */
 export interface Env {
@@ -19,19 +21,34 @@ export interface Env {
   offline: boolean;
   /** The model hub host (a mirror, or a local server in tests). `FASTVISION_HUB_URL`, default `https://huggingface.co`. */
   hubUrl: string;
+  /**
+   * Progress bars on a terminal and progress lines otherwise (on stderr). `false`
+   * silences them all, whatever a learner or a call asks; the epoch table stays.
+   * `FASTVISION_QUIET=1` sets it to false. Default true.
+   */
+  progress: boolean;
+  /**
+   * Off a terminal, the least time between two progress lines of one task, in
+   * milliseconds (a final line is always written). `FASTVISION_PROGRESS_INTERVAL`, default 5000.
+   */
+  progressInterval: number;
 }
 
 const overrides: Partial<Env> = {};
 
+const defaultProgressInterval = 5000;
+
 /**
- * fastvision's download settings (cache directory, offline mode, model hub), read
- * from `FASTVISION_CACHE`, `FASTVISION_OFFLINE` and `FASTVISION_HUB_URL` unless set here.
+ * fastvision's settings: downloads (cache directory, offline mode, model hub) and
+ * progress output, read from `FASTVISION_CACHE`, `FASTVISION_OFFLINE`,
+ * `FASTVISION_HUB_URL`, `FASTVISION_QUIET` and `FASTVISION_PROGRESS_INTERVAL` unless set here.
  *
  * @example
  * ```ts
  * import { env } from 'fastvision';
  * env.offline = true;                 // never touch the network
  * env.cacheDir = '/data/fastvision';  // where pretrained weights are kept
+ * env.progress = false;               // no progress bars or lines
  * ```
  */
 export const env: Env = {
@@ -42,7 +59,7 @@ export const env: Env = {
     overrides.cacheDir = v;
   },
   get offline() {
-    return overrides.offline ?? ['1', 'true', 'yes'].includes((process.env.FASTVISION_OFFLINE ?? '').toLowerCase());
+    return overrides.offline ?? isOn(process.env.FASTVISION_OFFLINE);
   },
   set offline(v: boolean) {
     overrides.offline = v;
@@ -53,4 +70,27 @@ export const env: Env = {
   set hubUrl(v: string) {
     overrides.hubUrl = v;
   },
+  get progress() {
+    return overrides.progress ?? !isOn(process.env.FASTVISION_QUIET);
+  },
+  set progress(v: boolean) {
+    overrides.progress = v;
+  },
+  get progressInterval() {
+    if (overrides.progressInterval !== undefined) return overrides.progressInterval;
+    const raw = process.env.FASTVISION_PROGRESS_INTERVAL;
+    return raw ? checkInterval(Number(raw), `FASTVISION_PROGRESS_INTERVAL='${raw}'`) : defaultProgressInterval;
+  },
+  set progressInterval(v: number) {
+    overrides.progressInterval = checkInterval(v, `env.progressInterval = ${String(v)}`);
+  },
 };
+
+function isOn(value: string | undefined): boolean {
+  return ['1', 'true', 'yes'].includes((value ?? '').toLowerCase());
+}
+
+function checkInterval(ms: number, what: string): number {
+  if (!(Number.isFinite(ms) && ms >= 0)) throw new FastvisionError('BAD_OPTION', `${what} is not a number of milliseconds (0 or more)`);
+  return ms;
+}

@@ -57,8 +57,8 @@ export async function buildDataset(entries: readonly Entry[], opts: BuildOptions
     origin: e.origin,
   }));
   const onBadImage = opts.onBadImage ?? 'error';
-  const stat = await statItems(files, onBadImage === 'skip');
-  if (checkInside) await checkContained(stat.items, path, path);
+  const stat = await statItems(files, onBadImage === 'skip', opts.progress ?? true);
+  if (checkInside) await checkContained(stat.items, path, path, opts.progress ?? true);
   const keep = entries.map((_, i) => i).filter((i) => stat.items[i] != null);
   const items = keep.map((i) => stat.items[i]!) as ImageItem[];
   const kept = keep.map((i) => labels[i]!);

@@ -2,6 +2,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { mapLimit } from './concurrency.js';
 import { FastvisionError } from '../core/errors.js';
+import { progressBar, type Progress } from '../core/progress.js';
 
 /** One image of a dataset: where it is, and what fastvision knows of the file. */
 export interface ImageItem {
@@ -49,16 +50,35 @@ export function resolveItemPath(
 
 const listLimit = 20;
 
+// A check of a few files is over before a bar could help; on a network drive it may not be.
+const checkDelayMs = 1000;
+
+/** `fn` over every item, 64 at a time, with progress shown once the whole takes over a second. */
+async function checkAll<T, R>(label: string, items: readonly T[], show: boolean, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const bar: Progress = progressBar(label, items.length, { show, delay: checkDelayMs });
+  let done = 0;
+  try {
+    return await mapLimit(items, 64, async (item) => {
+      const r = await fn(item);
+      bar.update(++done);
+      return r;
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
 /**
  * Checks up front, before any training, that every file exists: one error lists the
  * first 20 missing paths and how many there are. With `skipMissing` the missing ones
- * are returned as skipped instead.
+ * are returned as skipped instead. `progress: false` hides the progress a long check shows.
  */
 export async function statItems(
   files: readonly { file: string; origin: string }[],
   skipMissing: boolean,
+  progress = true,
 ): Promise<{ items: (ImageItem | undefined)[]; skipped: SkippedItem[] }> {
-  const stats = await mapLimit(files, 64, async ({ file }) => {
+  const stats = await checkAll('checking files', files, progress, async ({ file }) => {
     try {
       const s = await stat(file);
       return s.isFile() ? s : 'not a file';
@@ -89,7 +109,7 @@ export async function statItems(
  * (also with symlinks resolved): a link `images/x.jpg → /etc/…` or a row `../../secret.png`
  * is refused, all offenders in one error. `allowOutsidePath: true` turns this off.
  */
-export async function checkContained(items: readonly (ImageItem | undefined)[], base: string, shownBase: string): Promise<void> {
+export async function checkContained(items: readonly (ImageItem | undefined)[], base: string, shownBase: string, progress = true): Promise<void> {
   let root: string;
   try {
     root = await realpath(base);
@@ -97,14 +117,10 @@ export async function checkContained(items: readonly (ImageItem | undefined)[], 
     throw new FastvisionError('BAD_DATA', `the data folder '${shownBase}' cannot be read: ${(err as Error).message}`, { cause: err });
   }
   const outside: string[] = [];
-  await mapLimit(
-    items.filter((i): i is ImageItem => i != null),
-    64,
-    async (item) => {
-      const real = await realpath(item.file).catch(() => item.file);
-      if (!isInside(root, real)) outside.push(`  ${item.file} (${item.origin})${real !== item.file ? ` → ${real}` : ''}`);
-    },
-  );
+  await checkAll('checking paths', items.filter((i): i is ImageItem => i != null), progress, async (item) => {
+    const real = await realpath(item.file).catch(() => item.file);
+    if (!isInside(root, real)) outside.push(`  ${item.file} (${item.origin})${real !== item.file ? ` → ${real}` : ''}`);
+  });
   if (outside.length) {
     throw new FastvisionError(
       'UNSAFE_PATH',

@@ -67,6 +67,8 @@ export interface LoaderOptions {
   concurrency?: number;
   /** Refuse images with more pixels (decompression bombs). Default 100,000,000. */
   limitInputPixels?: number;
+  /** Progress of checking the files, shown when that takes over a second (a bar on a terminal, lines otherwise). Default true. */
+  progress?: boolean;
 
 }
 

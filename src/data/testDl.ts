@@ -24,6 +24,8 @@ export interface TestDlOptions {
   limitInputPixels?: number;
   /** Decode SVG and PDF too. Default false. */
   allowVector?: boolean;
+  /** Progress of checking the files, shown when that takes over a second. Default true (a learner's `testDl`: its `progress`). */
+  progress?: boolean;
 }
 
 /** How a model's inputs are made: the validation path of a DataLoaders, or an export's. */
@@ -69,7 +71,7 @@ export async function buildTestDl(items: readonly TestItem[], pre: Preprocessing
     return { src, label: labelled ? (it as { label: string | string[] }).label : undefined, origin: typeof src === 'string' ? src : `buffer ${i + 1}` };
   });
   const paths = sources.map((s, i) => ({ i, file: resolve(String(s.src)), origin: s.origin })).filter((_, i) => typeof sources[i]!.src === 'string');
-  const stat = await statItems(paths, onBadImage === 'skip');
+  const stat = await statItems(paths, onBadImage === 'skip', opts.progress ?? true);
   const skipped: SkippedItem[] = [...stat.skipped];
   const byIndex = new Map(paths.map((p, k) => [p.i, stat.items[k]]));
   const kept: { item: ImageItem; label: string | string[] | undefined; input: number }[] = [];

@@ -70,8 +70,11 @@ export class ClassificationInterpretation {
     this.decoded = data.probs.map(argmax);
   }
 
-  /** Predictions of `learn` over its validation set (or training set, in order). */
-  static async fromLearner(learn: Learner, opts: { ds?: 'valid' | 'train' } = {}): Promise<ClassificationInterpretation> {
+  /**
+   * Predictions of `learn` over its validation set (or training set, in order), with a
+   * progress bar (plain lines off a terminal) unless `progress: false` (default the learner's `progress`).
+   */
+  static async fromLearner(learn: Learner, opts: { ds?: 'valid' | 'train'; progress?: boolean } = {}): Promise<ClassificationInterpretation> {
     if (learn.dls.multiLabel) {
       throw new FastvisionError(
         'BAD_OPTION',
@@ -80,7 +83,7 @@ export class ClassificationInterpretation {
           'and learn.getPreds() for the probabilities, or learn.showResults() to look at predictions',
       );
     }
-    const { preds, targs, losses, indices } = await learn.getPreds({ ds: opts.ds ?? 'valid', withLoss: true });
+    const { preds, targs, losses, indices } = await learn.getPreds({ ds: opts.ds ?? 'valid', withLoss: true, progress: opts.progress });
     const data: InterpretationData = {
       vocab: [...learn.dls.vocab],
       probs: (await preds.array()) as number[][],

@@ -156,6 +156,12 @@ async function readExportMeta(dir: string): Promise<AnyExportMeta> {
   return validateExportMeta(json, file);
 }
 
+/** Options of {@link loadLearner}. */
+export interface LoadLearnerOptions {
+  /** Progress bars (plain lines off a terminal) of the learner's `predictMany`, `getPreds`, `tta`. Default true. */
+  progress?: boolean;
+}
+
 /**
  * A learner from an export directory, ready to `predict` and `getPreds` without the
  * training data (fastai's `load_learner`).
@@ -168,6 +174,7 @@ async function readExportMeta(dir: string): Promise<AnyExportMeta> {
  * executed: it is JSON and raw numbers.
  *
  * @param dirArg - A directory written by `learn.export()` (or `fastvision train`).
+ * @param opts - `progress: false` silences the learner's progress bars.
  *
  * @example
  * ```ts
@@ -175,7 +182,7 @@ async function readExportMeta(dir: string): Promise<AnyExportMeta> {
  * const { label, probs } = await learn.predict('cover.jpg');
  * ```
  */
-export async function loadLearner(dirArg: string): Promise<Learner> {
+export async function loadLearner(dirArg: string, opts: LoadLearnerOptions = {}): Promise<Learner> {
   await ensureBackend();
   const dir = resolve(dirArg);
   const st = await lstat(dir).catch(() => undefined);
@@ -217,6 +224,7 @@ export async function loadLearner(dirArg: string): Promise<Learner> {
     inference: { vocab, multiLabel, resize, ...(itemTfms ? { itemTfms } : {}), ...(size ? { size } : {}), normalize: normalize ?? undefined, ...(thresh !== undefined ? { thresh } : {}) },
     ...(layerGroups ? { layerGroups } : {}),
     ...(meta.arch ? { arch: meta.arch } : {}),
+    ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
   });
 }
 

@@ -9,6 +9,7 @@ import type { ItemTransform, ItemTransformConfig } from '../data/transforms/tran
 import type { Learner } from './learner.js';
 import { FastvisionError } from '../core/errors.js';
 import { FusedInference } from '../engine/tfjs/fusedInference.js';
+import { progressBar } from '../core/progress.js';
 
 /** What a learner needs to predict on its own, without training data (kept in exports). */
 export interface InferenceConfig {
@@ -38,6 +39,8 @@ export interface GetPredsOptions {
   withLoss?: boolean;
   /** Also return decoded predictions (class indices; multi-hot for multi-label). */
   withDecoded?: boolean;
+  /** A progress bar (plain lines off a terminal) over the batches. Default the learner's `progress`. */
+  progress?: boolean;
 }
 
 /** Predictions over a dataset. The caller owns the tensors. */
@@ -57,6 +60,17 @@ export async function getPreds(learn: Learner, opts: GetPredsOptions = {}): Prom
   const { ds = 'valid', withLoss = false, withDecoded = false } = opts;
   const dl = opts.dl ?? loaderOf(learn, ds);
   if (withLoss && !dl.dataset.hasLabels) throw new FastvisionError('BAD_OPTION', 'getPreds withLoss needs labels: this test DataLoader was made without withLabels');
+  const bar = progressBar('predicting', dl.length, { show: learn.showsProgress(opts.progress) });
+  let done = 0;
+  try {
+    return await predsOf(learn, dl, withLoss, withDecoded, () => bar.update(++done));
+  } finally {
+    bar.stop();
+  }
+}
+
+/** {@link getPreds} over `dl`, calling `onBatch` after each batch. */
+async function predsOf(learn: Learner, dl: DataLoader, withLoss: boolean, withDecoded: boolean, onBatch: () => void): Promise<Preds> {
   const preds: tf.Tensor[] = [];
   const targs: tf.Tensor[] = [];
   const losses: tf.Tensor[] = [];
@@ -72,6 +86,7 @@ export async function getPreds(learn: Learner, opts: GetPredsOptions = {}): Prom
       targs.push(y);
       indices.push(...idx);
       x.dispose();
+      onBatch();
     }
   } finally {
     fused.dispose();
@@ -102,7 +117,7 @@ export interface Prediction {
 
 /** fastai's `predict`: one image file (or encoded buffer) through the validation pipeline. */
 export async function predict(learn: Learner, item: string | Buffer): Promise<Prediction> {
-  const { predictions } = await predictMany(learn, [item], { bs: 1 });
+  const { predictions } = await predictMany(learn, [item], { bs: 1, progress: false });
   const { item: _, ...prediction } = predictions[0]!;
   return prediction;
 }
@@ -121,8 +136,10 @@ export interface PredictManyOptions {
   onBadImage?: 'error' | 'skip';
   /** Images per batch. Default 16. */
   bs?: number;
-  /** Called after each batch with the predictions so far and the total, e.g. for a progress bar. */
+  /** Called after each batch with the predictions so far and the total, e.g. for a progress bar of your own. */
   onProgress?: (done: number, total: number) => void;
+  /** A progress bar (plain lines off a terminal) over the images, and over checking the files when that takes a while. Default the learner's `progress`. */
+  progress?: boolean;
 }
 
 /**
@@ -134,29 +151,19 @@ export async function predictMany(learn: Learner, items: readonly (string | Buff
   const out: ManyPredictions = { predictions: [], skipped: [] };
   if (items.length === 0) return out;
   const onBadImage = opts.onBadImage ?? 'error';
-  const { dl, inputOf, missing } = await buildTestDl(items, preprocessingOf(learn), { bs: opts.bs ?? 16, onBadImage });
+  const show = learn.showsProgress(opts.progress);
+  const { dl, inputOf, missing } = await buildTestDl(items, preprocessingOf(learn), { bs: opts.bs ?? 16, onBadImage, progress: show });
   out.skipped.push(...missing.map((m) => ({ item: items[m.input]!, reason: m.reason })));
-  const { vocab, multiLabel } = learn.inferenceConfig;
-  if (dl.dataset.items.length) {
-    for await (const { x, y, indices } of dl) {
-      const [probs, decoded] = tf.tidy(() => {
-        const p = learn.lossFunc.activation(learn.model.apply(x, { training: false }) as tf.Tensor);
-        return [p.arraySync() as number[][], learn.lossFunc.decodes(p).arraySync() as number[] | number[][]];
+  const bar = progressBar('predicting', items.length, { show });
+  try {
+    if (dl.dataset.items.length) {
+      await predictBatches(learn, dl, items, inputOf, out, (done) => {
+        bar.update(done);
+        opts.onProgress?.(done, items.length);
       });
-      tf.dispose([x, y]);
-      indices.forEach((i, k) => {
-        const item = items[inputOf[i]!]!;
-        const probList = probs![k]!;
-        if (multiLabel) {
-          const labels = vocab.filter((_, c) => (decoded![k] as number[])[c]! > 0);
-          out.predictions.push({ item, label: labels.join(';'), index: -1, labels, probs: probList });
-        } else {
-          const index = decoded![k] as number;
-          out.predictions.push({ item, label: vocab[index]!, index, labels: [vocab[index]!], probs: probList });
-        }
-      });
-      opts.onProgress?.(out.predictions.length + out.skipped.length + dl.dataset.skipped.length - missing.length, items.length);
     }
+  } finally {
+    bar.stop();
   }
   // Images that failed to decode while loading: in the dataset's skipped list, in the order met.
   const met = dl.dataset.skipped.slice(missing.length);
@@ -166,6 +173,38 @@ export async function predictMany(learn: Learner, items: readonly (string | Buff
     out.skipped.push({ item: items[inputOf[i]!]!, reason: k >= 0 ? met.splice(k, 1)[0]!.reason : 'cannot be decoded' });
   });
   return out;
+}
+
+/** The batches of a test DataLoader into `out.predictions`; `onBatch` gets how many inputs of `dl` are done (predicted or left out). */
+async function predictBatches(
+  learn: Learner,
+  dl: DataLoader,
+  items: readonly (string | Buffer)[],
+  inputOf: readonly number[],
+  out: ManyPredictions,
+  onBatch: (done: number) => void,
+): Promise<void> {
+  const { vocab, multiLabel } = learn.inferenceConfig;
+  for await (const { x, y, indices } of dl) {
+    const [probs, decoded] = tf.tidy(() => {
+      const p = learn.lossFunc.activation(learn.model.apply(x, { training: false }) as tf.Tensor);
+      return [p.arraySync() as number[][], learn.lossFunc.decodes(p).arraySync() as number[] | number[][]];
+    });
+    tf.dispose([x, y]);
+    indices.forEach((i, k) => {
+      const item = items[inputOf[i]!]!;
+      const probList = probs![k]!;
+      if (multiLabel) {
+        const labels = vocab.filter((_, c) => (decoded![k] as number[])[c]! > 0);
+        out.predictions.push({ item, label: labels.join(';'), index: -1, labels, probs: probList });
+      } else {
+        const index = decoded![k] as number;
+        out.predictions.push({ item, label: vocab[index]!, index, labels: [vocab[index]!], probs: probList });
+      }
+    });
+    // The dataset's skipped list holds the missing files and those that failed to decode so far.
+    onBatch(out.predictions.length + dl.dataset.skipped.length);
+  }
 }
 
 /**
@@ -191,7 +230,7 @@ export function preprocessingOf(learn: Learner): Preprocessing {
 
 /** fastai's `learn.dls.test_dl`, for a learner with or without DataLoaders. */
 export function testDl(learn: Learner, items: readonly TestItem[], opts: TestDlOptions = {}): Promise<DataLoader> {
-  return makeTestDl(items, preprocessingOf(learn), { bs: learn.dataLoadersOrUndefined?.valid.bs ?? 64, ...opts });
+  return makeTestDl(items, preprocessingOf(learn), { bs: learn.dataLoadersOrUndefined?.valid.bs ?? 64, ...opts, progress: learn.showsProgress(opts.progress) });
 }
 
 function loaderOf(learn: Learner, ds: 'valid' | 'train' | DataLoader): DataLoader {
@@ -207,6 +246,8 @@ export interface TtaOptions {
   beta?: number;
   /** Seeds the augmentations. Default 0. */
   seed?: number;
+  /** One progress bar (plain lines off a terminal) over every pass's batches. Default the learner's `progress`. */
+  progress?: boolean;
 }
 
 /**
@@ -223,12 +264,23 @@ export async function tta(learn: Learner, opts: TtaOptions = {}): Promise<{ pred
   const augmented = plainDl.with({ split: 'train', shuffle: false, dropLast: false, batchTfms: trainTfms });
   const augDl = augmented.isRandom ? augmented : plainDl.with({ split: 'train', batchTfms: [...trainTfms, affineTransform({ doFlip: true, maxZoom: 1.1, pAffine: 1 })] });
   const passes: tf.Tensor[] = [];
-  for (let i = 0; i < n; i++) {
-    const { preds, targs } = await getPreds(learn, { dl: augDl.with({ seed: `${seed}:${i}` }) });
-    targs.dispose();
-    passes.push(preds);
+  const bar = progressBar('tta', n * augDl.length + plainDl.length, { show: learn.showsProgress(opts.progress) });
+  let done = 0;
+  const onBatch = () => bar.update(++done);
+  let plain: Preds;
+  try {
+    for (let i = 0; i < n; i++) {
+      const { preds, targs } = await predsOf(learn, augDl.with({ seed: `${seed}:${i}` }), false, false, onBatch);
+      targs.dispose();
+      passes.push(preds);
+    }
+    plain = await predsOf(learn, plainDl, false, false, onBatch);
+  } catch (err) {
+    tf.dispose(passes);
+    throw err;
+  } finally {
+    bar.stop();
   }
-  const plain = await getPreds(learn, { dl: plainDl });
   const preds = tf.tidy(() => tf.add(tf.mul(tf.div(tf.addN(passes), n), 1 - beta), tf.mul(plain.preds, beta))) as tf.Tensor2D;
   tf.dispose([...passes, plain.preds]);
   return { preds, targs: plain.targs };

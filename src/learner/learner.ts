@@ -34,6 +34,7 @@ import type { SuggestionName } from './lrFinder.js';
 import { toMetric, type Metric, type MetricLike } from './metrics.js';
 import { Adam, type ParamGroup } from './optimizer.js';
 import { ProgressCallback } from './progress.js';
+import { progressBar } from '../core/progress.js';
 import { Recorder } from './recorder.js';
 import { fineTune, fitOneCycle, lrFind } from './schedule.js';
 import { modelSummary, type ModelSummary } from './summary.js';
@@ -71,6 +72,14 @@ export interface LearnerOptions {
    * where features are kept.
    */
   featureCache?: boolean | FeatureCacheOptions;
+  /**
+   * Progress of this learner's work — fits (training and validation), `getPreds`,
+   * `tta`, `predictMany`, `lrFind`, interpretation: a bar on a terminal, a line every
+   * few seconds otherwise. Default true; a call's own `progress` option wins, and
+   * `env.progress = false` (`FASTVISION_QUIET=1`) silences all. The epoch table is
+   * `logger`'s, not progress.
+   */
+  progress?: boolean;
 }
 
 /** Options of {@link Learner.fit}. */
@@ -85,6 +94,8 @@ export interface FitOptions {
    * then `fit` rejects with the signal's reason.
    */
   signal?: AbortSignal;
+  /** Progress bars (plain lines off a terminal) of this fit's batches. Default the learner's `progress`. */
+  progress?: boolean;
 }
 
 /** What only fastvision's own schedules pass to `fit`. @internal */
@@ -129,6 +140,8 @@ export interface LrFindOptions {
   suggestFuncs?: SuggestionName[];
   /** Also draw loss against lr (log scale) with the suggestions marked, to this PNG (or SVG). */
   plot?: string;
+  /** A progress bar (plain lines off a terminal) over the iterations. Default the learner's `progress`. */
+  progress?: boolean;
 }
 
 /** What {@link Learner.lrFind} found: the asked-for suggestions, and the curve. */
@@ -171,6 +184,8 @@ export class Learner {
   moms: [number, number, number];
   /** Where the epoch table and messages go. Default `console.log`. */
   logger: (line: string) => void;
+  /** Progress bars (plain lines off a terminal) of this learner's work; see {@link LearnerOptions.progress}. Default true. */
+  progress: boolean;
   /** The architecture's name (kept in exports). */
   readonly arch: string | undefined;
   /** Cached body features for frozen training (see {@link LearnerOptions.featureCache}); undefined when turned off. */
@@ -245,6 +260,8 @@ export class Learner {
   cachedSplit: HeadSplit | undefined;
   /** True while the LR finder runs: no table, no notices. @internal */
   quiet = false;
+  /** The running fit's `progress` option. */
+  private fitProgress: boolean | undefined;
 
   private dataLoaders: DataLoaders | undefined;
   private readonly storedInference: InferenceConfig | undefined;
@@ -277,6 +294,7 @@ export class Learner {
     this.lr = opts.lr ?? 1e-3;
     this.moms = opts.moms ?? [0.95, 0.85, 0.95];
     this.logger = opts.logger ?? ((line) => console.log(line));
+    this.progress = opts.progress ?? true;
     this.arch = opts.arch;
     const fc = opts.featureCache ?? true;
     this.featureCache = fc === false ? undefined : new FeatureCache(fc === true ? {} : fc);
@@ -327,6 +345,15 @@ export class Learner {
       normalize: d.normalize,
       ...(thresh !== undefined ? { thresh } : {}),
     };
+  }
+
+  /**
+   * Whether work shows progress: a call's own `progress` option if given, else the
+   * running fit's, else the learner's (`env.progress = false` silences all anyway).
+   * @internal
+   */
+  showsProgress(call?: boolean): boolean {
+    return call ?? this.fitProgress ?? this.progress;
   }
 
   /** Predictions over the validation set (or `ds`), as fastai's `get_preds`. The caller disposes them. */
@@ -496,6 +523,7 @@ export class Learner {
     this.trainIter = 0;
     this.pctTrain = 0;
     this.quiet = o.quiet ?? false;
+    this.fitProgress = o.progress;
     this.allowNonFinite = o.allowNonFinite ?? false;
     const abort = () => {
       if (o.signal?.aborted) throw new CancelFitException();
@@ -517,6 +545,7 @@ export class Learner {
       this.lossLog.clear();
       this.disposeGrads();
       this.quiet = false;
+      this.fitProgress = undefined;
       this.activeCbs = [];
     }
     o.signal?.throwIfAborted();
@@ -739,11 +768,17 @@ export class Learner {
   }
 
   /** `[loss, ...metrics]` over a DataLoader, batch-size weighted, in inference mode. */
-  evaluate(dl: DataLoader): Promise<number[]> {
-    return this.evaluateBatches(dl, this.model, false);
+  async evaluate(dl: DataLoader): Promise<number[]> {
+    const bar = progressBar('evaluating', dl.length, { show: this.showsProgress() });
+    let done = 0;
+    try {
+      return await this.evaluateBatches(dl, this.model, false, () => bar.update(++done));
+    } finally {
+      bar.stop();
+    }
   }
 
-  private async evaluateBatches(batches: AsyncIterable<Batch>, net: tf.LayersModel, events: boolean): Promise<number[]> {
+  private async evaluateBatches(batches: AsyncIterable<Batch>, net: tf.LayersModel, events: boolean, onBatch?: () => void): Promise<number[]> {
     for (const m of this.metrics) m.reset();
     // Accumulated on the backend and read once at the end: no device sync per batch.
     let total: tf.Scalar = tf.keep(tf.scalar(0));
@@ -772,6 +807,7 @@ export class Learner {
         } finally {
           this.endBatch(batch);
         }
+        onBatch?.();
       }
       const loss = (await total.data())[0]! / n;
       return [loss, ...(await Promise.all(this.metrics.map((m) => m.value())))];

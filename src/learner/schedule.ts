@@ -42,7 +42,7 @@ export async function fineTune(learn: Learner, epochs: number, baseLr = 2e-3, op
  * model and optimizer exactly and returns the suggestions.
  */
 export async function lrFind(learn: Learner, opts: LrFindOptions = {}): Promise<LrFindResult> {
-  const { startLr = 1e-7, endLr = 10, numIt = 100, stopDiv = true, suggestFuncs = ['valley'], plot } = opts;
+  const { startLr = 1e-7, endLr = 10, numIt = 100, stopDiv = true, suggestFuncs = ['valley'], plot, progress } = opts;
   const weights = learn.model.weights.map((w) => tf.clone(w.read()));
   const optState = learn.opt.snapshot();
   const logger = learn.logger;
@@ -50,7 +50,7 @@ export async function lrFind(learn: Learner, opts: LrFindOptions = {}): Promise<
   const finder = new LRFinder(Array(learn.nGroups).fill(startLr), Array(learn.nGroups).fill(endLr), Math.max(numIt, 6), stopDiv);
   learn.logger = () => {};
   try {
-    await learn.fit(nEpoch, learn.lr, { cbs: [finder], quiet: true, allowNonFinite: true } as FitOptions);
+    await learn.fit(nEpoch, learn.lr, { cbs: [finder], quiet: true, allowNonFinite: true, progress } as FitOptions);
   } finally {
     learn.logger = logger;
     learn.model.weights.forEach((w, i) => w.write(weights[i]!));

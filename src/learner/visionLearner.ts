@@ -25,8 +25,10 @@ export interface VisionLearnerOptions extends Omit<LearnerOptions, 'layerGroups'
 const visionLearnerOptionNames = [
   // LearnerOptions
   'lossFunc', 'metrics', 'wd', 'trainBn', 'cbs', 'lr', 'moms', 'logger', 'arch', 'inference', 'featureCache',
+  // Both LearnerOptions and VisionModelOptions: the learner's bars and the download's
+  'progress',
   // VisionModelOptions: body and download, head
-  'pretrained', 'cut', 'offline', 'progress', ...headOptionNames,
+  'pretrained', 'cut', 'offline', ...headOptionNames,
   // visionLearner's own
   'normalize', 'nOut', 'splitter',
 ];

@@ -29,6 +29,14 @@ describe('on a terminal, fastvision lets the process exit by itself', () => {
     expect(r.ms).toBeLessThan(60_000);
   }, 90_000);
 
+  it('a script that fits with validation, then runs getPreds and tta (a bar for each)', () => {
+    const r = onTerminal([process.execPath, tsx, join(import.meta.dirname, 'fixtures', 'fitProgress.ts'), 'on'], 60_000);
+    expect(r.output).toMatch(/done tty=true leaked=0/);
+    for (const bar of ['lrFind', 'epoch 1/2 training', 'epoch 2/2 validating', 'predicting', 'tta']) expect(r.output).toContain(`${bar} [`);
+    // A status, not null: it ended by itself before spawnSync's timeout.
+    expect(r.status).toBe(0);
+  }, 90_000);
+
   it('fastvision train with its default --lr auto', () => {
     const csv = join(data.dir, 'labels.csv');
     writeFileSync(csv, `fn,label\n${data.rows.map((x) => `${x.fn},${x.label}`).join('\n')}\n`);
