@@ -1,7 +1,7 @@
 import type * as tf from '../../core/tf.js';
 import { nodeIn } from './privateFields.js';
 
-export { nodeIn, type GraphNode } from './privateFields.js';
+export { callsIn, nodeIn, type GraphNode } from './privateFields.js';
 
 /**
  * For `model`'s graph: the one layer that reads a tensor, when no other layer reads it

@@ -114,6 +114,12 @@ export function nodeIn(model: tf.LayersModel, layer: tf.layers.Layer): GraphNode
   return nodes[k]!;
 }
 
+/** How many times `model` calls `layer` (more than once for a layer shared inside the model). */
+export function callsIn(model: tf.LayersModel, layer: tf.layers.Layer): number {
+  const own = (model as unknown as { containerNodes: Set<string> }).containerNodes;
+  return layerNodes(layer).filter((_, i) => own.has(`${layer.name}_ib-${i}`)).length;
+}
+
 /** Whether tfjs-node's backend computes on a GPU (false for tfjs-node-gpu without a usable CUDA). */
 export function nativeUsesGpu(backend: object): boolean {
   return (backend as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;

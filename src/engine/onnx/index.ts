@@ -1,0 +1,1 @@
+export { toOnnx, type ToOnnxOptions } from './toOnnx.js';
