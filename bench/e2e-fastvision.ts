@@ -60,7 +60,7 @@ console.log(
   JSON.stringify({
     framework: 'fastvision',
     config: opts.config,
-    backend: `${backendInfo().name}${backendInfo().simd ? ' simd' : ''}, ${backendInfo().threads} thread(s)`,
+    backend: `${backendInfo().name}${backendInfo().simd ? ' simd' : ''}, ${backendInfo().threads} thread(s); inference: ${backendInfo().inference.engine}${backendInfo().inference.threads ? ` (${backendInfo().inference.threads} threads)` : ''}`,
     epochSeconds: timer.times,
     frozenSeconds: frozen,
     unfrozenSeconds: unfrozen,

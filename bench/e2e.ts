@@ -5,7 +5,7 @@
  * /usr/bin/python3), with the same model, head, optimizer, schedules, batch size,
  * split and seed. Prints wall time per phase, peak RSS and final accuracy, and ratios.
  *
- *   npm run bench:e2e -- [--configs default,cached] [--images 1000] [--size 128] [--bs 32]
+ *   npm run bench:e2e -- [--configs default,cached] [--inference tfjs,ort] [--images 1000] [--size 128] [--bs 32]
  *
  * Configurations: `default` is fastai's (BatchNorm in the frozen body keeps training);
  * `cached` adds `trainBn: false` and BnFreeze on both sides, which lets fastvision
@@ -25,6 +25,8 @@ const { values: opts } = parseArgs({
     bs: { type: 'string', default: '32' },
     seed: { type: 'string', default: '42' },
     'no-torch': { type: 'boolean', default: false },
+    // fastvision's inference engines to run each config with: before (tfjs) and after (ONNX Runtime).
+    inference: { type: 'string', default: 'tfjs,ort' },
   },
 });
 
@@ -47,10 +49,14 @@ const torch = !opts['no-torch'] && spawnSync('/usr/bin/python3', ['-c', 'import 
 
 const runs: Run[] = [];
 for (const config of opts.configs.split(',')) {
-  process.stderr.write(`fastvision, ${config}\n`);
-  const tsx = here('../node_modules/.bin/tsx');
-  const out = execFileSync(tsx, [here('./e2e-fastvision.ts'), '--config', config, ...common], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  runs.push(JSON.parse(out.trim().split('\n').at(-1)!));
+  for (const inference of opts.inference.split(',')) {
+    process.stderr.write(`fastvision, ${config}, inference on ${inference}\n`);
+    const tsx = here('../node_modules/.bin/tsx');
+    const env = { ...process.env, FASTVISION_INFERENCE: inference };
+    const out = execFileSync(tsx, [here('./e2e-fastvision.ts'), '--config', config, ...common], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const run = JSON.parse(out.trim().split('\n').at(-1)!) as Run;
+    runs.push({ ...run, framework: `fastvision (inference: ${inference})` });
+  }
   if (torch) {
     process.stderr.write(`pytorch, ${config}\n`);
     const py = execFileSync('/usr/bin/python3', [here('./torch_e2e.py'), '--config', config, ...common], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -69,9 +75,10 @@ if (torch) {
   console.log('\n| config | wall time, PyTorch ÷ fastvision (higher is faster) | frozen | unfrozen | peak RSS, fastvision ÷ PyTorch | accuracy, fastvision − PyTorch |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const config of opts.configs.split(',')) {
-    const a = runs.find((r) => r.config === config && r.framework === 'fastvision')!;
     const b = runs.find((r) => r.config === config && r.framework === 'pytorch')!;
-    console.log(`| ${config} | ${f(b.totalSeconds / a.totalSeconds, 2)} | ${f(b.frozenSeconds / a.frozenSeconds, 2)} | ${f(b.unfrozenSeconds / a.unfrozenSeconds, 2)} | ${f(a.peakRssMB / b.peakRssMB, 2)} | ${f(100 * (a.accuracy - b.accuracy))} pt |`);
+    for (const a of runs.filter((r) => r.config === config && r.framework.startsWith('fastvision'))) {
+      console.log(`| ${config}, ${a.framework} | ${f(b.totalSeconds / a.totalSeconds, 2)} | ${f(b.frozenSeconds / a.frozenSeconds, 2)} | ${f(b.unfrozenSeconds / a.unfrozenSeconds, 2)} | ${f(a.peakRssMB / b.peakRssMB, 2)} | ${f(100 * (a.accuracy - b.accuracy))} pt |`);
+    }
   }
 }
 console.log(`\n${[...new Set(runs.map((r) => `- ${r.framework}: ${r.backend}`))].join('\n')}`);

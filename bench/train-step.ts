@@ -9,6 +9,7 @@
  * training step takes minutes (ask for it with --backends).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as tf from '../src/core/tf.js';
@@ -17,6 +18,8 @@ import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
 import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';
 import { useFastTraining } from '../src/engine/tfjs/fastTraining.js';
 import { FusedInference } from '../src/engine/tfjs/fusedInference.js';
+import { ortPredict, releaseSession } from '../src/engine/ort/ortInference.js';
+import { ortRuntime, setInferenceThreads } from '../src/engine/ort/ortRuntime.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -70,6 +73,8 @@ async function timeSteps(fn: () => Promise<void>, label: string): Promise<number
   return median(times);
 }
 
+let backendsRun: BackendName[] = [];
+
 async function benchBackend(name: BackendName): Promise<Row[]> {
   await initBackend({ backend: name });
   const rows: Row[] = [];
@@ -97,6 +102,21 @@ async function benchBackend(name: BackendName): Promise<Row[]> {
     };
     rows.push({ net, task: 'train', backend: name, seconds: await timeSteps(trainStep, `${name} ${net} train`) });
     rows.push({ net, task: 'inference', backend: name, seconds: await timeSteps(infer, `${name} ${net} inference`) });
+    // ONNX Runtime, which runs fastvision's inference when installed: once, with the first backend.
+    const ort = ortRuntime();
+    if (ort.ok && name === backendsRun[0]) {
+      for (const threads of [...new Set([1, os.availableParallelism()])]) {
+        setInferenceThreads(threads);
+        const onOrt = async () => {
+          const out = await ortPredict(ort.ort, model, x as tf.Tensor4D);
+          await out.data();
+          out.dispose();
+        };
+        rows.push({ net, task: 'inference', backend: `onnxruntime ${threads}t`, seconds: await timeSteps(onOrt, `onnxruntime ${threads}t ${net} inference`) });
+      }
+      setInferenceThreads(undefined);
+      releaseSession(model);
+    }
     tf.dispose([x, y]);
     optimizer.dispose();
     fused?.dispose();
@@ -147,6 +167,7 @@ function installedBackends(): BackendName[] {
 
 async function main() {
   const backends = installedBackends();
+  backendsRun = backends;
   const rows: Row[] = [];
   const notes: string[] = [];
   for (const b of backends) {

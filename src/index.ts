@@ -134,3 +134,4 @@ export { version } from './version.js';
 // Deploy: the browser classifier page (`fastvision serve`).
 export { servePage, writePage } from './deploy/pageServer.js';
 export type { ServePageOptions, PageServer } from './deploy/pageServer.js';
+export type { InferenceInfo } from './engine/inference.js';

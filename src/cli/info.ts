@@ -6,6 +6,7 @@ export const infoUsage = `Usage: fastvision info [--backend gpu|node|wasm|cpu] [
 
 Starts the best tfjs backend that is installed and works (or the one forced by
 --backend or FASTVISION_BACKEND) and prints what it is, what its self-check found,
+which engine runs inference (ONNX Runtime, or tfjs with FASTVISION_INFERENCE=tfjs),
 which speed-ups fastvision uses on it, where pretrained weights are cached
 (FASTVISION_CACHE) and which architectures' weights are already there.
 
@@ -49,6 +50,7 @@ export async function info(args: string[]): Promise<void> {
     ['simd', b.simd == null ? 'n/a' : String(b.simd)],
     ['threads', String(b.threads)],
     ['gpu', String(b.gpu)],
+    ['inference', b.inference.engine === 'ort' ? `ONNX Runtime (onnxruntime-node ${b.inference.version}, ${b.inference.threads} threads): ${b.inference.reason}` : `tfjs: ${b.inference.reason}`],
     ['cache dir', cache.dir],
     ['offline', String(cache.offline)],
     ['model hub', cache.hubUrl],

@@ -5,6 +5,8 @@ import { dirname } from 'node:path';
 import util from 'node:util';
 import * as tf from '../core/tf.js';
 import { capabilities, describeSpeedUps } from './capabilities.js';
+import { inferenceInfo, type InferenceInfo } from './inference.js';
+import { setInferenceThreads } from './ort/ortRuntime.js';
 import { selfCheck } from './selfCheck.js';
 import { checkPrivateFields, nativeUsesGpu, silenceCpuBanner } from './tfjs/privateFields.js';
 import { registerWasmKernels } from './tfjs/wasm-kernels/index.js';
@@ -33,6 +35,8 @@ export interface BackendInfo {
   speedUps: string;
   /** Why this backend was chosen, in a sentence (forced by option or environment, or the best that works). */
   reason: string;
+  /** What runs inference (predictions, validation, frozen features): ONNX Runtime or this tfjs backend. */
+  inference: InferenceInfo;
 }
 
 /** Options for {@link initBackend}. */
@@ -42,6 +46,11 @@ export interface InitBackendOptions {
    * `FASTVISION_BACKEND` environment variable, then to automatic choice.
    */
   backend?: BackendName;
+  /**
+   * Threads ONNX Runtime infers with. Defaults to the `FASTVISION_THREADS` environment
+   * variable, then to every core.
+   */
+  threads?: number;
 }
 
 /** One row of {@link backendSpecs}: the npm package behind a backend and the name it registers with tfjs. */
@@ -101,10 +110,14 @@ let warnedCpu = false;
  * @returns What started, as {@link backendInfo} reports it.
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new FastvisionError('BAD_OPTION', `initBackend: threads must be a whole number ≥ 1, got ${opts.threads}`);
+    setInferenceThreads(opts.threads);
+  }
   const forced = opts.backend ?? parseBackendEnv(process.env.FASTVISION_BACKEND);
   const key = forced ?? 'auto';
   if (current && (forced == null || forced === current.name) && tf.getBackend() === backendSpecs[current.name].tfjsName) {
-    return current;
+    return backendInfo();
   }
   if (pending && pendingKey === key) return pending;
   pendingKey = key;
@@ -135,7 +148,7 @@ export async function ensureBackend(): Promise<void> {
 
 /**
  * The backend {@link initBackend} started: its name, package, version, SIMD, threads
- * and whether it is the CUDA build.
+ * and whether it is the CUDA build, and the engine that runs inference.
  *
  * @throws if `initBackend()` has not finished yet.
  *
@@ -147,7 +160,8 @@ export async function ensureBackend(): Promise<void> {
  */
 export function backendInfo(): BackendInfo {
   if (!current) throw new FastvisionError('BACKEND', 'fastvision: no backend yet; call `await initBackend()` first');
-  return { ...current };
+  // Read now: FASTVISION_INFERENCE and the thread count may change after the backend started.
+  return { ...current, inference: inferenceInfo(current) };
 }
 
 function parseBackendEnv(value: string | undefined): BackendName | undefined {
@@ -236,8 +250,9 @@ async function start(name: BackendName, reason: string): Promise<BackendInfo> {
     selfCheck: 'passed',
     speedUps: describeSpeedUps(capabilities(spec.tfjsName)),
     reason,
+    inference: inferenceInfo({ package: spec.package, gpu }),
   };
-  return current;
+  return backendInfo();
 }
 
 /**

@@ -6,6 +6,8 @@ import { writeFileAtomic } from '../core/atomicWrite.js';
 import { FastvisionError, osError } from '../core/errors.js';
 import { readRegularFile } from '../core/safeRead.js';
 import { ensureBackend } from '../engine/backend.js';
+import { toOnnx } from '../engine/onnx/index.js';
+import { seedSession } from '../engine/ort/ortInference.js';
 import { version } from '../version.js';
 import { looksLikeExportMeta, validateExportMeta, type AnyExportMeta, type ExportMeta } from './exportFormat.js';
 import { Learner } from './learner.js';
@@ -66,12 +68,39 @@ export async function exportLearner(learn: Learner, dirArg: string): Promise<str
     files,
     bytes: { model: Buffer.byteLength(modelText), weights: weightData.byteLength },
   };
+  const onnx = onnxOf(learn, meta);
+  if (onnx) {
+    meta.files.onnx = 'model.onnx';
+    meta.bytes.onnx = onnx.byteLength;
+  }
   const write = (name: string, data: Uint8Array | string) => writeFileAtomic(join(dir, name), data, `.fastvision-${name}`);
   await write(files.weights, weightData);
   await write(files.model, modelText);
   await write('model.json', modelText); // what plain tfjs loads
+  // What ONNX Runtime loads anywhere: self-contained, so one stable name (not hashed) will do.
+  if (onnx) await write('model.onnx', onnx);
   await write('fastvision.json', `${JSON.stringify(meta, null, 2)}\n`); // last: the switch to the new export
+  // An older export's model.onnx must not outlive it (fastvision wrote it: its metadata listed it).
+  if (!onnx && current?.formatVersion === 2 && current.files.onnx) await rm(join(dir, 'model.onnx'), { force: true });
   return dirArg;
+}
+
+/**
+ * The model as ONNX, with the preprocessing it expects in its metadata (the same fields
+ * as fastvision.json), or undefined with one line when a layer has no ONNX form.
+ */
+function onnxOf(learn: Learner, meta: ExportMeta): Uint8Array | undefined {
+  const { vocab, multiLabel, resize, itemTfms, size, normalize, thresh } = meta;
+  try {
+    return toOnnx(learn.model, {
+      docString: `fastvision ${version} export${learn.arch ? ` (${learn.arch})` : ''}: NHWC float32 input, logits out`,
+      metadata: { fastvision: JSON.stringify({ vocab, multiLabel, resize, itemTfms, size, normalize, thresh, input: 'NHWC float32, pixels/255 then normalize', output: multiLabel ? 'logits (sigmoid per class)' : 'logits (softmax)' }) },
+    });
+  } catch (err) {
+    if (!(err instanceof FastvisionError)) throw err;
+    console.warn(`fastvision: export without model.onnx: ${err.message}`);
+    return undefined;
+  }
 }
 
 /** Checks that `dir` may receive an export; returns its current metadata, if it holds one. */
@@ -218,6 +247,7 @@ export async function loadLearner(dirArg: string, opts: LoadLearnerOptions = {})
     model.dispose();
     throw err;
   }
+  if (meta.formatVersion === 2 && meta.files.onnx) await preferOnnx(model, join(dir, meta.files.onnx), meta.bytes.onnx);
   const { vocab, multiLabel, resize, normalize, thresh, itemTfms, size } = meta;
   const layerGroups = meta.layerGroups ? groupsByName(model, meta.layerGroups, join(dir, 'fastvision.json')) : undefined;
   return new Learner(undefined, model, {
@@ -226,6 +256,16 @@ export async function loadLearner(dirArg: string, opts: LoadLearnerOptions = {})
     ...(meta.arch ? { arch: meta.arch } : {}),
     ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
   });
+}
+
+/**
+ * Inference of a loaded model starts from the export's model.onnx (no conversion). A
+ * model.onnx of another size (an export being replaced meanwhile) is passed over: the
+ * model converts itself.
+ */
+async function preferOnnx(model: tf.LayersModel, file: string, bytes: number | undefined): Promise<void> {
+  const onnx = await readRegularFile(file, { maxBytes: limits.weights, ...(bytes != null ? { bytes } : {}), what: 'ONNX model' }).catch(() => undefined);
+  if (onnx) seedSession(model, onnx);
 }
 
 /** The export's layer groups as the loaded model's layers; every name must be a layer, none twice. */

@@ -68,8 +68,12 @@ const count = z.int().check(z.minimum(0));
 const v2 = z.strictObject({
   ...inference,
   formatVersion: z.literal(2),
-  files: z.strictObject({ model: z.string().check(z.regex(/^model\.[0-9a-f]{12}\.json$/)), weights: z.string().check(z.regex(/^weights\.[0-9a-f]{12}\.bin$/)) }),
-  bytes: z.strictObject({ model: count, weights: count }),
+  files: z.strictObject({
+    model: z.string().check(z.regex(/^model\.[0-9a-f]{12}\.json$/)),
+    weights: z.string().check(z.regex(/^weights\.[0-9a-f]{12}\.bin$/)),
+    onnx: z.optional(z.literal('model.onnx')),
+  }),
+  bytes: z.strictObject({ model: count, weights: count, onnx: z.optional(count) }),
 });
 
 const schema = z.discriminatedUnion('formatVersion', [v1, v2]);
@@ -100,10 +104,10 @@ export interface ExportMeta {
   thresh?: number | undefined;
   /** The layer groups, earliest first, by layer name. */
   layerGroups?: string[][] | undefined;
-  /** The topology and weights files this metadata belongs to. */
-  files: { model: string; weights: string };
+  /** The topology and weights files this metadata belongs to, and the ONNX model (for ONNX Runtime anywhere) when it was written. */
+  files: { model: string; weights: string; onnx?: 'model.onnx' | undefined };
   /** Their sizes, checked before they are read. */
-  bytes: { model: number; weights: number };
+  bytes: { model: number; weights: number; onnx?: number | undefined };
 }
 
 /** Any readable `fastvision.json`, old layout included. */

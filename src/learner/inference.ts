@@ -8,7 +8,7 @@ import { itemTfmsOfExport } from '../data/transforms/itemTransforms.js';
 import type { ItemTransform, ItemTransformConfig } from '../data/transforms/transform.js';
 import type { Learner } from './learner.js';
 import { FastvisionError } from '../core/errors.js';
-import { FusedInference } from '../engine/tfjs/fusedInference.js';
+import { inferenceRunner } from '../engine/inference.js';
 import { progressBar } from '../core/progress.js';
 
 /** What a learner needs to predict on its own, without training data (kept in exports). */
@@ -75,21 +75,22 @@ async function predsOf(learn: Learner, dl: DataLoader, withLoss: boolean, withDe
   const targs: tf.Tensor[] = [];
   const losses: tf.Tensor[] = [];
   const indices: number[] = [];
-  const fused = new FusedInference(learn.model);
+  const runner = inferenceRunner(learn.model);
   try {
     for await (const { x, y, indices: idx } of dl) {
+      const out = await runner.run(x as tf.Tensor4D);
       tf.tidy(() => {
-        const out = fused.predict(x);
         preds.push(tf.keep(learn.lossFunc.activation(out)));
         if (withLoss) losses.push(tf.keep(learn.lossFunc(out, y, 'none')));
       });
+      out.dispose();
       targs.push(y);
       indices.push(...idx);
       x.dispose();
       onBatch();
     }
   } finally {
-    fused.dispose();
+    runner.dispose();
   }
   const result: Preds = { preds: concatAndDispose(preds) as tf.Tensor2D, targs: concatAndDispose(targs), indices };
   if (withLoss) result.losses = concatAndDispose(losses) as tf.Tensor1D;

@@ -6,7 +6,7 @@ import type { DataLoaders } from '../data/dataLoaders.js';
 import { ensureBackend } from '../engine/backend.js';
 import { capabilities } from '../engine/capabilities.js';
 import { useFastTraining } from '../engine/tfjs/fastTraining.js';
-import { FusedInference } from '../engine/tfjs/fusedInference.js';
+import { inferenceRunner } from '../engine/inference.js';
 import {
   Callback,
   CancelBackwardException,
@@ -783,11 +783,11 @@ export class Learner {
     // Accumulated on the backend and read once at the end: no device sync per batch.
     let total: tf.Scalar = tf.keep(tf.scalar(0));
     let n = 0;
-    // Convolutions with BatchNorm folded in, for this pass's weights.
-    const fused = new FusedInference(net);
+    // ONNX Runtime, or tfjs with BatchNorm folded into the convolutions, for this pass's weights.
+    const runner = inferenceRunner(net);
     try {
       const one = async () => {
-        this.pred = fused.predict(this.xb!);
+        this.pred = await runner.run(this.xb! as tf.Tensor4D);
         if (events) await this.fire('afterPred');
         this.loss = tf.tidy(() => this.lossFunc(this.pred!, this.yb!) as tf.Scalar);
         if (events) await this.fire('afterLoss');
@@ -814,7 +814,7 @@ export class Learner {
     } finally {
       for (const m of this.metrics) m.reset(); // frees what they kept on the backend
       total.dispose();
-      fused.dispose();
+      runner.dispose();
     }
   }
 }

@@ -1,6 +1,6 @@
 import * as tf from '../core/tf.js';
 import { denormalizePixels } from '../data/normalize.js';
-import { FusedInference } from '../engine/tfjs/fusedInference.js';
+import { inferenceRunner } from '../engine/inference.js';
 import { writeImageGrid } from '../plot/imageGrid.js';
 import type { Learner } from './learner.js';
 
@@ -25,11 +25,13 @@ export async function showResults(learn: Learner, opts: ShowResultsOptions = {})
   const { maxN = 9, rows, file = 'results.png', ds = 'valid' } = opts;
   const dls = learn.dls;
   const { x, y, indices } = await dls[ds].oneBatch();
-  const fused = new FusedInference(learn.model);
+  const runner = inferenceRunner(learn.model);
   try {
     const n = Math.min(maxN, indices.length);
     const [height, width] = dls.size;
-    const probs = tf.tidy(() => learn.lossFunc.activation(fused.predict(x)));
+    const out = await runner.run(x as tf.Tensor4D);
+    const probs = tf.tidy(() => learn.lossFunc.activation(out));
+    out.dispose();
     const decoded = tf.tidy(() => learn.lossFunc.decodes(probs));
     const [pixels, targets, predicted] = await Promise.all([denormalizePixels(x, dls.normalize), y.array(), decoded.array()]);
     tf.dispose([probs, decoded]);
@@ -44,7 +46,7 @@ export async function showResults(learn: Learner, opts: ShowResultsOptions = {})
     }));
     return await writeImageGrid(images, { file, ...(rows ? { rows } : {}), title: 'target / predicted' });
   } finally {
-    fused.dispose();
+    runner.dispose();
     tf.dispose([x, y]);
   }
 }
