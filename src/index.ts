@@ -135,3 +135,4 @@ export { version } from './version.js';
 export { servePage, writePage } from './deploy/pageServer.js';
 export type { ServePageOptions, PageServer } from './deploy/pageServer.js';
 export type { InferenceInfo } from './engine/inference.js';
+export type { InferenceEngineName } from './engine/ort/ortRuntime.js';

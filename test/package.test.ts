@@ -93,7 +93,8 @@ describe('the packed tarball, installed into a fresh project', () => {
   let project: string;
   let data: string;
   const inProject = (cmd: string, args: string[]) =>
-    execFileSync(cmd, args, { cwd: project, encoding: 'utf8', env: { ...process.env, FASTVISION_BACKEND: '', FASTVISION_OFFLINE: '1' } });
+    // ONNXRUNTIME_NODE_INSTALL=skip: what the README tells offline users (onnxruntime-node's CUDA download is unreachable here).
+    execFileSync(cmd, args, { cwd: project, encoding: 'utf8', env: { ...process.env, FASTVISION_BACKEND: '', FASTVISION_OFFLINE: '1', ONNXRUNTIME_NODE_INSTALL: 'skip' } });
 
   beforeAll(async () => {
     project = tempDir('fastvision-consumer-');
@@ -146,6 +147,8 @@ describe('the packed tarball, installed into a fresh project', () => {
     const out = JSON.parse(inProject('node', [script, data]).trim().split('\n').pop()!);
     expect(out.version).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
     expect(out.backend).toBe('wasm');
+    expect(out.inference).toBe('ort'); // validation and predict ran on ONNX Runtime
+    expect(out.onnx).toBe(true); // the export carries model.onnx
     expect(out.vocab).toEqual(['dotted', 'striped']);
     expect(out.lines[0]).toMatch(/^epoch\s+train_loss\s+valid_loss\s+error_rate\s+time/);
     expect(out.lines[1]).toMatch(/^0\s+\d+\.\d{6}\s+\d+\.\d{6}\s+\d\.\d{6}\s+\d\d:\d\d/);
@@ -177,5 +180,7 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(inProject('npx', ['--no-install', 'fastvision', '--version']).trim()).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
     const info = JSON.parse(inProject('npx', ['--no-install', 'fastvision', 'info', '--json']));
     expect(info.backend.name).toBe('wasm');
+    // Inference on ONNX Runtime, installed with fastvision: nothing else to do.
+    expect(info.backend.inference).toMatchObject({ engine: 'ort', package: 'onnxruntime-node' });
   });
 });

@@ -13,7 +13,7 @@ const body = (mod: string) => `
   await learn.fitOneCycle(1, 1e-3);
   const dir = await learn.export(data + '-model');
   const p = await (await loadLearner(dir)).predict(data + '/dotted/dotted1.png');
-  console.log(JSON.stringify({ version, backend: backend.name, vocab: dls.vocab, lines, prediction: p }));
+  console.log(JSON.stringify({ version, backend: backend.name, inference: backend.inference.engine, vocab: dls.vocab, lines, prediction: p, onnx: (await import('node:fs')).existsSync(dir + '/model.onnx') }));
 `;
 
 export const esmScript = `${body("await import('fastvision')")}`;
