@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { BnFreeze, Callback, DataLoaders, accuracy, backendInfo, initBackend, visionLearner } from '../src/index.js';
+import { sessionStats } from '../src/engine/ort/ortInference.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -23,9 +24,18 @@ const cached = opts.config === 'cached';
 /** Wall time of each epoch (training and validation). */
 class EpochTimer extends Callback {
   times: number[] = [];
+  /** Seconds of each epoch's validation pass (inference: ONNX Runtime or tfjs). */
+  validTimes: number[] = [];
   private t0 = 0;
+  private v0 = 0;
   override beforeEpoch(): void {
     this.t0 = performance.now();
+  }
+  override beforeValidate(): void {
+    this.v0 = performance.now();
+  }
+  override afterValidate(): void {
+    this.validTimes.push((performance.now() - this.v0) / 1000);
   }
   override afterEpoch(): void {
     this.times.push((performance.now() - this.t0) / 1000);
@@ -62,6 +72,8 @@ console.log(
     config: opts.config,
     backend: `${backendInfo().name}${backendInfo().simd ? ' simd' : ''}, ${backendInfo().threads} thread(s); inference: ${backendInfo().inference.engine}${backendInfo().inference.threads ? ` (${backendInfo().inference.threads} threads)` : ''}`,
     epochSeconds: timer.times,
+    validSeconds: timer.validTimes,
+    ortSessions: { ...sessionStats },
     frozenSeconds: frozen,
     unfrozenSeconds: unfrozen,
     totalSeconds: total,

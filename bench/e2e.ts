@@ -40,6 +40,8 @@ interface Run {
   totalSeconds: number;
   peakRssMB: number;
   accuracy: number;
+  validSeconds?: number[];
+  ortSessions?: { builds: number; seconds: number; runs: number };
 }
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
@@ -80,6 +82,13 @@ if (torch) {
       console.log(`| ${config}, ${a.framework} | ${f(b.totalSeconds / a.totalSeconds, 2)} | ${f(b.frozenSeconds / a.frozenSeconds, 2)} | ${f(b.unfrozenSeconds / a.unfrozenSeconds, 2)} | ${f(a.peakRssMB / b.peakRssMB, 2)} | ${f(100 * (a.accuracy - b.accuracy))} pt |`);
     }
   }
+}
+console.log('\n| config | framework | validation s per epoch | validation share of each epoch | ONNX Runtime sessions built (s) |');
+console.log('|---|---|---|---|---:|');
+for (const r of runs.filter((x) => x.validSeconds)) {
+  const share = r.validSeconds!.map((v, i) => `${f((100 * v) / r.epochSeconds[i]!, 0)}%`).join(' / ');
+  const sessions = r.ortSessions?.builds ? `${r.ortSessions.builds} (${f(r.ortSessions.seconds)} s)` : '—';
+  console.log(`| ${r.config} | ${r.framework} | ${r.validSeconds!.map((v) => f(v)).join(' / ')} | ${share} | ${sessions} |`);
 }
 console.log(`\n${[...new Set(runs.map((r) => `- ${r.framework}: ${r.backend}`))].join('\n')}`);
 if (!torch) console.log('- PyTorch not run (needs /usr/bin/python3 with torch and torchvision: apt-get install python3-torch python3-torchvision)');

@@ -78,7 +78,7 @@ describe('the fastvision command', () => {
     expect(r.stdout).toMatch(/classes: dotted, striped/);
     expect(r.stdout).toMatch(/not caching body features: the frozen body's BatchNorm weights train \(trainBn: true\)/);
     expect(readdirSync(out).sort()).toEqual(['confusion-matrix.png', 'epochs.csv', 'loss.png', 'lr-find.png', 'model', 'report.txt', 'top-losses.png']);
-    expect(readdirSync(join(out, 'model')).sort()).toEqual(['fastvision.json', expect.stringMatching(/^model\.[0-9a-f]{12}\.json$/), 'model.json', expect.stringMatching(/^weights\.[0-9a-f]{12}\.bin$/)]);
+    expect(readdirSync(join(out, 'model')).sort()).toEqual(['fastvision.json', expect.stringMatching(/^model\.[0-9a-f]{12}\.json$/), 'model.json', 'model.onnx', expect.stringMatching(/^weights\.[0-9a-f]{12}\.bin$/)]);
     for (const f of ['confusion-matrix.png', 'loss.png', 'lr-find.png', 'top-losses.png']) expect(png(join(out, f)), f).toBe('PNG');
     const epochs = readFileSync(join(out, 'epochs.csv'), 'utf8').trim().split('\n');
     expect(epochs[0]).toBe('epoch,train_loss,valid_loss,error_rate,time');

@@ -212,6 +212,19 @@ export interface LoadLearnerOptions {
  * ```
  */
 export async function loadLearner(dirArg: string, opts: LoadLearnerOptions = {}): Promise<Learner> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await loadOnce(dirArg, opts);
+    } catch (err) {
+      // A writer replaced the export twice while we read it (the version before the current
+      // one stays, not older ones): the files its metadata named are gone; read the new one.
+      const replaced = err instanceof FastvisionError && err.code === 'BAD_FILE' && / is missing$/.test(err.message) && !err.message.includes('fastvision.json');
+      if (!replaced || attempt === 5) throw err;
+    }
+  }
+}
+
+async function loadOnce(dirArg: string, opts: LoadLearnerOptions): Promise<Learner> {
   await ensureBackend();
   const dir = resolve(dirArg);
   const st = await lstat(dir).catch(() => undefined);

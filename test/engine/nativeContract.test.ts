@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as tf from '../../src/core/tf.js';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BnFreeze, DataLoaders, accuracy, fromLayersModel, initBackend, loadLearner, slice, visionLearner, type ArchName } from '../../src/index.js';
 import { engineCapabilities } from '../../src/engine/capabilities.js';
 import { emulationLog } from '../helpers/native/emulatedBackend.js';
@@ -23,7 +23,16 @@ const settings = {
   mobilenetV2: { images: 24, size: 32, bs: 8, resized: 40 },
 } as const;
 
+// Inference on tfjs too: the contract is every kernel call fastvision makes on tfjs-node,
+// and what it makes there when ONNX Runtime is absent or switched off.
+const inferenceBefore = process.env.FASTVISION_INFERENCE;
+afterAll(() => {
+  if (inferenceBefore === undefined) delete process.env.FASTVISION_INFERENCE;
+  else process.env.FASTVISION_INFERENCE = inferenceBefore;
+});
+
 beforeAll(async () => {
+  process.env.FASTVISION_INFERENCE = 'tfjs';
   installFakeNative('@tensorflow/tfjs-node', 'works');
   data = await writePatterns(24);
 }, 120_000);
