@@ -124,7 +124,7 @@ const worst = (r: Record<string, { max: number; norm: number }>, k: 'max' | 'nor
  * A small net with every layer class ResNet's step needs (BatchNorm after every conv
  * when asked), 16 px: conv → pad → max pool (8 px) → a block whose three branches are
  * a strided conv then a 'valid' conv re-padded by a ZeroPadding2D that stays a Pad, a
- * 'same' conv, and a strided 1×1 shortcut → the fastai head's concat pooling → Dense.
+ * 'same' conv, a strided 'same' conv and a strided 1×1 shortcut → the fastai head's concat pooling → Dense.
  */
 function smallNet(withBatchNorm: boolean): tf.LayersModel {
   const input = tf.input({ shape: [16, 16, 3] });
@@ -143,7 +143,9 @@ function smallNet(withBatchNorm: boolean): tf.LayersModel {
   const c = tf.layers.conv2d({ filters: 12, kernelSize: 3, padding: 'same', useBias: !withBatchNorm }).apply(a) as tf.SymbolicTensor;
   const shortcut = conv(x, 12, 1, 2, 0);
   const cropped = tf.layers.zeroPadding2d({ padding: 1 }).apply(b) as tf.SymbolicTensor;
-  x = relu(tf.layers.add().apply([cropped, shortcut, c]) as tf.SymbolicTensor);
+  // TF's 'same' with stride 2 on 8 px pads 0 before and 1 after: an asymmetric ConvTranspose.
+  const d = tf.layers.conv2d({ filters: 12, kernelSize: 3, strides: 2, padding: 'same', useBias: !withBatchNorm }).apply(x) as tf.SymbolicTensor;
+  x = relu(tf.layers.add().apply([cropped, shortcut, c, d]) as tf.SymbolicTensor);
   const max = tf.layers.globalMaxPooling2d({}).apply(x) as tf.SymbolicTensor;
   const avg = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
   let h = tf.layers.concatenate().apply([max, avg]) as tf.SymbolicTensor;
