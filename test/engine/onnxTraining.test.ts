@@ -14,6 +14,7 @@ import {
   type CompiledTrainStep,
   type TrainState,
 } from '../../src/engine/onnx/training/index.js';
+import { buildMobilenetV2 } from '../../src/vision/archs/mobilenetV2.js';
 import { createVisionModel } from '../../src/vision/visionModel.js';
 import { randomArray, relativeError } from '../helpers/random.js';
 
@@ -224,6 +225,14 @@ describe('training step compiled to ONNX (issue 22)', () => {
     const kernel = step.state.find((e) => e.layer === dense && e.key.endsWith('/kernel'))!;
     expect(relativeError(variableOf(model, kernel).read().dataSync(), state[kernel.key]!.data as Float32Array)).toBe(0);
     await session.release();
+    model.dispose();
+  });
+
+  it('refuses what it cannot write yet, naming the layer (MobileNetV2: no depthwise backward)', () => {
+    const model = buildMobilenetV2();
+    expect(() => compileTrainStep(model, { batch: 2, height: 32, width: 32, loss: 'crossEntropy', optimizer: 'sgd', trainable: () => true })).toThrow(
+      /compileTrainStep cannot write layer '.+' \(DepthwiseConv2D\): depthwise convolutions have no backward pass yet/,
+    );
     model.dispose();
   });
 });
