@@ -20,7 +20,7 @@ import { TrainGraph, type TVal } from './trainGraph.js';
 /** Every layer class a training step is written for, by tfjs class name. */
 const writers: Record<string, LayerWriter> = {
   Conv2D: convTrain,
-  DepthwiseConv2D: convTrain, // refuses, naming what is missing
+  DepthwiseConv2D: convTrain,
   BatchNormalization: batchNormTrain,
   ReLU: reluTrain,
   Activation: activationTrain,
@@ -119,10 +119,16 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
         const v = layer.weights[index]!;
         const kerasShape = v.shape as number[];
         const conv = role === 'kernel' && kerasShape.length === 4;
-        const shape = conv ? [kerasShape[3]!, kerasShape[2]!, kerasShape[0]!, kerasShape[1]!] : kerasShape;
+        const depthwise = role === 'depthwise_kernel';
+        // ONNX layouts: a conv kernel [out, in, kh, kw]; a depthwise one [C·m, 1, kh, kw] (a grouped Conv's).
+        const shape = conv
+          ? [kerasShape[3]!, kerasShape[2]!, kerasShape[0]!, kerasShape[1]!]
+          : depthwise
+            ? [kerasShape[2]! * kerasShape[3]!, 1, kerasShape[0]!, kerasShape[1]!]
+            : kerasShape;
         const key = `${layer.name}/${role}`;
         const running = role === 'moving_mean' || role === 'moving_variance';
-        const entry: StateEntry = { key, layer: layer.name, index, kind: running ? 'runningStat' : 'weight', shape, kerasShape, layout: conv ? 'conv' : 'plain', decay: role === 'kernel' };
+        const entry: StateEntry = { key, layer: layer.name, index, kind: running ? 'runningStat' : 'weight', shape, kerasShape, layout: conv ? 'conv' : depthwise ? 'depthwise' : 'plain', decay: role === 'kernel' || depthwise };
         if (!running && trainable) entry.momentum = { input: `${key}:mom`, output: `${key}:mom:next` };
         state.push(entry);
         weights.set(role, entry);
@@ -221,7 +227,7 @@ function planPadFolds(model: tf.LayersModel): { pads: Map<tf.layers.Layer, numbe
   for (const layer of model.layers) {
     if (layer.getClassName() !== 'ZeroPadding2D' || layer.getConfig().dataFormat !== 'channelsLast') continue;
     const next = reader(nodeIn(model, layer).outputTensors[0]!);
-    if (!next || next.getClassName() !== 'Conv2D' || pads.has(next)) continue;
+    if (!next || !['Conv2D', 'DepthwiseConv2D'].includes(next.getClassName()) || pads.has(next)) continue;
     const [[top, bottom], [left, right]] = layer.getConfig().padding as [[number, number], [number, number]];
     pads.set(next, [top, left, bottom, right]);
     absorbed.add(layer);

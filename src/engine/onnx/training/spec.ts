@@ -24,9 +24,10 @@ export interface TrainStepConfig {
 /**
  * How a weight is stored in the step's state: ONNX's layout, so the graph reads it
  * with no transpose. `conv`: Keras `[kh, kw, in, out]` is ONNX `[out, in, kh, kw]`;
- * `plain`: the same memory (Dense kernels `[in, out]`, vectors).
+ * `depthwise`: Keras `[kh, kw, C, m]` is ONNX `[C·m, 1, kh, kw]`; `plain`: the same
+ * memory (Dense kernels `[in, out]`, vectors).
  */
-export type WeightLayout = 'conv' | 'plain';
+export type WeightLayout = 'conv' | 'depthwise' | 'plain';
 
 /** One persistent tensor of the step: a weight (with its momentum when it trains) or a BatchNorm running statistic. */
 export interface StateEntry {

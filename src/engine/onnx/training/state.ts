@@ -5,10 +5,15 @@ import { variableOf, type CompiledTrainStep, type StateEntry } from './spec.js';
 /** The step's persistent tensors (weights, momenta, running statistics) by graph input name, kept as ORT tensors between steps. */
 export type TrainState = Record<string, Ort.Tensor>;
 
-/** Keras `[kh, kw, in, out]` ↔ ONNX `[out, in, kh, kw]`; `toOnnx` false goes back. */
+/**
+ * Keras `[kh, kw, in, out]` ↔ ONNX `[out, in, kh, kw]`; `toOnnx` false goes back. A
+ * depthwise kernel `[kh, kw, C, m]` has the memory of `[kh, kw, 1, C·m]` (as the
+ * inference exporter's onnxConvKernel reads it).
+ */
 export function convertLayout(entry: StateEntry, values: Float32Array, toOnnx: boolean): Float32Array {
   if (entry.layout === 'plain') return values;
-  const [kh, kw, cin, cout] = entry.kerasShape as [number, number, number, number];
+  const [kh, kw, c, m] = entry.kerasShape as [number, number, number, number];
+  const [cin, cout] = entry.layout === 'depthwise' ? [1, c * m] : [c, m];
   const out = new Float32Array(values.length);
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++)
