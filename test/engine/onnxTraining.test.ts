@@ -302,6 +302,44 @@ describe('training step compiled to ONNX (issue 22)', () => {
     }
   }, 300_000);
 
+  it('Dropout with a rate takes its mask as an input: gradients agree with tfjs applying the same mask', async () => {
+    const [conv, pool, drop, dense] = [
+      tf.layers.conv2d({ filters: 6, kernelSize: 3, useBias: true }),
+      tf.layers.globalAveragePooling2d({}),
+      tf.layers.dropout({ rate: 0.5, name: 'drop' }),
+      tf.layers.dense({ units: 3 }),
+    ];
+    const model = seeded('dropout', () => {
+      const input = tf.input({ shape: [8, 8, 3] });
+      const h = pool.apply(conv.apply(input)) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: dense.apply(drop.apply(h)) as tf.SymbolicTensor });
+    });
+    const step = compileTrainStep(model, { batch: 4, height: 8, width: 8, loss: 'crossEntropy', optimizer: 'sgd', trainable: () => true, outputGradients: true });
+    expect(step.inputs.find((i) => i.name === 'drop:mask')).toEqual({ name: 'drop:mask', dtype: 'float32', shape: [4, 6] });
+    const mask = Float32Array.from(randomArray(24, 'mask'), (v) => (v > 0 ? 2 : 0));
+    const images = randomArray(4 * 8 * 8 * 3, 'dropout');
+    const labels = [0, 1, 2, 1];
+    const session = await createTrainSession(ort, step, 1);
+    const result = await trainStepOrt(ort, session, step, initialTrainState(ort, model, step), { images, labels, masks: { drop: mask } }, { lr, mom, wd: 0 });
+    await session.release();
+    // tfjs with the same mask: the layers applied by hand, the Dropout replaced by the product.
+    const x = tf.tensor4d(images, [4, 8, 8, 3]);
+    const m = tf.tensor2d(mask, [4, 6]);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 3));
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const h = pool.apply(conv.apply(x)) as tf.Tensor;
+      return tf.losses.softmaxCrossEntropy(y, dense.apply(tf.mul(h, m)) as tf.Tensor) as tf.Scalar;
+    }, vars);
+    expect(Math.abs(result.loss - value.dataSync()[0]!)).toBeLessThan(1e-6);
+    for (const entry of step.state) {
+      const mine = convertLayout(entry, result.grads[entry.key]!.data as Float32Array, false);
+      expect(relativeError(mine, grads[(variableOf(model, entry).read() as tf.Variable).name]!.dataSync()), `gradient of ${entry.key}`).toBeLessThan(1e-4);
+    }
+    tf.dispose([x, m, y, value, ...Object.values(grads)]);
+    model.dispose();
+  });
+
   it('refuses what it cannot write yet, naming the layer (a depth multiplier of 2)', () => {
     const input = tf.input({ shape: [8, 8, 3] });
     const x = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, name: 'dw2' }).apply(input) as tf.SymbolicTensor;
