@@ -1,0 +1,74 @@
+import { unsupportedForTraining, type LayerWriter } from './layerStep.js';
+import type { TVal } from './trainGraph.js';
+
+interface BatchNormConfig {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  center: boolean;
+  scale: boolean;
+}
+
+/**
+ * BatchNormalization in training mode, as tfjs-layers computes it: batch mean and
+ * biased variance over every axis but the channels', y = γ·(x − μ)/√(σ² + ε) + β,
+ * and the running averages updated as Keras does, `v ← v − (v − batch)·(1 − momentum)`
+ * with the *biased* batch variance (tfjs-layers' `normalizeBatchInTraining`; PyTorch
+ * would use M/(M−1) — we match tfjs, the engine we are compared with and replace).
+ * Backward by the textbook formulas: dβ = Σdy, dγ = Σdy·x̂,
+ * dx = γ/√(σ²+ε) · (dy − dβ/M − x̂·dγ/M). A frozen BatchNorm (trainable false) still
+ * normalises with batch statistics and updates its running averages, as tfjs-layers
+ * does in a training pass; it only gets no weight gradients.
+ */
+export const batchNormTrain: LayerWriter = (layer, [x], ctx) => {
+  const { graph } = ctx;
+  const config = layer.getConfig() as unknown as BatchNormConfig;
+  const rank = x!.shape.length;
+  if (config.axis !== -1 && config.axis !== rank - 1) throw unsupportedForTraining(layer, `axis ${config.axis} (only the channels, -1)`);
+  if (!config.center || !config.scale) throw unsupportedForTraining(layer, 'center and scale must both be on');
+  if (rank !== 4 && rank !== 2) throw unsupportedForTraining(layer, `a rank-${rank} input`);
+  const channels = x!.shape[1]!;
+  const axes = rank === 4 ? [0, 2, 3] : [0];
+  const m = axes.reduce((p, a) => p * x!.shape[a]!, 1);
+  // [C] weights broadcast over NCHW as [C, 1, 1]; over [N, C] as they are.
+  const perChannel = rank === 4 ? [channels, 1, 1] : [channels];
+  const name = layer.name;
+  const gamma = graph.reshape(ctx.weight('gamma')!, perChannel, `${name}_gamma`);
+  const beta = graph.reshape(ctx.weight('beta')!, perChannel, `${name}_beta`);
+
+  const mean = graph.reduce('ReduceMean', x!, axes, true, `${name}_mean`);
+  const xc = graph.bin('Sub', x!, mean, `${name}_xc`);
+  const variance = graph.reduce('ReduceMean', graph.bin('Mul', xc, xc, `${name}_sq`), axes, true, `${name}_var`);
+  const invstd = graph.op('Reciprocal', [graph.op('Sqrt', [graph.bin('Add', variance, graph.scalar(config.epsilon), `${name}_vareps`)], variance.shape, `${name}_std`)], variance.shape, `${name}_invstd`);
+  const xhat = graph.bin('Mul', xc, invstd, `${name}_xhat`);
+  const y = graph.bin('Add', graph.bin('Mul', xhat, gamma, `${name}_scaled`), beta, name);
+
+  const decay = graph.scalar(1 - config.momentum);
+  for (const [role, batch] of [['moving_mean', mean], ['moving_variance', variance]] as const) {
+    const old = ctx.weight(role)!;
+    const flat = graph.reshape(batch, [channels], `${name}_${role}_batch`);
+    const delta = graph.bin('Mul', graph.bin('Sub', old, flat, `${name}_${role}_diff`), decay, `${name}_${role}_delta`);
+    ctx.setRunningStat(role, graph.bin('Sub', old, delta, `${name}_${role}_new`));
+  }
+
+  return {
+    output: y,
+    backward(dy, [needX]) {
+      const g = `${name}_grad`;
+      const dBeta = graph.reduceSum(dy, axes, true, `${g}_beta`);
+      const dGamma = graph.reduceSum(graph.bin('Mul', dy, xhat, `${g}_dyxhat`), axes, true, `${g}_gamma`);
+      const dw: Record<string, TVal> = {};
+      if (ctx.trainable) {
+        dw.gamma = graph.reshape(dGamma, [channels], `${g}_gamma_flat`);
+        dw.beta = graph.reshape(dBeta, [channels], `${g}_beta_flat`);
+      }
+      if (!needX) return { dx: [undefined], dw };
+      const invM = graph.scalar(1 / m);
+      const a = graph.bin('Mul', gamma, invstd, `${g}_a`);
+      const centred = graph.bin('Sub', dy, graph.bin('Mul', dBeta, invM, `${g}_betaM`), `${g}_dyc`);
+      const proj = graph.bin('Mul', xhat, graph.bin('Mul', dGamma, invM, `${g}_gammaM`), `${g}_proj`);
+      const dx = graph.bin('Mul', graph.bin('Sub', centred, proj, `${g}_diff`), a, `${g}_dx`);
+      return { dx: [dx], dw };
+    },
+  };
+};
