@@ -41,6 +41,8 @@ async function sessionFor(ort: typeof Ort, model: tf.LayersModel): Promise<Ort.I
   if (cached && cached.threads === threads && sameVersion(cached.version, version)) return cached.session;
   if (cached) void cached.session.then((s) => s.release()).catch(() => undefined);
   const seed = seeds.get(model);
+  // A seed serves its weights version once; it is not kept (an export's model.onnx is as large as its weights).
+  seeds.delete(model);
   const bytes = seed && sameVersion(seed.version, version) ? seed.bytes : toOnnx(model);
   const started = performance.now();
   const session = ort.InferenceSession.create(bytes, {
