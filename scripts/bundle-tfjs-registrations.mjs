@@ -1,4 +1,4 @@
-// Writes src/core/generated/tfjsRegistrations.js: tfjs-core's gradient and chained-op
+// Writes generated/tfjsRegistrations.js (outside src/: not our code): tfjs-core's gradient and chained-op
 // registrations as one ES module. tfjs-core ships them only as extensionless ES module
 // files (Node cannot load those) and the umbrella `@tensorflow/tfjs` bundles them into
 // its 140 MB dist; fastvision depends on tfjs-core and tfjs-layers alone, so it bundles
@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'src/core/generated/tfjsRegistrations.js');
+const out = join(root, 'generated/tfjsRegistrations.js');
 const tmp = `${out}.tmp-${process.pid}`;
 mkdirSync(dirname(out), { recursive: true });
 await build({

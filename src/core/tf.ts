@@ -6,7 +6,7 @@
  */
 import '@tensorflow/tfjs-core';
 // tfjs-core leaves gradients and `tensor.add(…)`-style methods to whoever bundles it.
-import './generated/tfjsRegistrations.js';
+import '../../generated/tfjsRegistrations.js';
 // The types of those methods (the module augmentations of tfjs-core's Tensor).
 import type {} from '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
 import '@tensorflow/tfjs-backend-cpu';

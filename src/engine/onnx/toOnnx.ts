@@ -1,9 +1,9 @@
 import type * as tf from '../../core/tf.js';
 import { FastvisionError } from '../../core/errors.js';
 import { version } from '../../version.js';
-import { callsIn, nodeIn } from '../tfjs/graph.js';
 import { converters, supportedClasses } from './converters.js';
 import { planFolds } from './foldPlan.js';
+import { layerCalls } from './layerCalls.js';
 import { toNchw, toNhwc, transpose } from './layout.js';
 import { OnnxGraph, type Value } from './onnxGraph.js';
 import { encodeModel, floatValueInfo } from './proto.js';
@@ -73,13 +73,7 @@ export function toOnnx(model: tf.LayersModel, opts: ToOnnxOptions = {}): Uint8Ar
 /** Every layer in model order (tfjs keeps it topological), each reading its inputs' values. */
 function writeLayers(model: tf.LayersModel, graph: OnnxGraph, values: Map<number, Value>): void {
   const folds = planFolds(model);
-  for (const layer of model.layers) {
-    const className = layer.getClassName();
-    if (className === 'InputLayer') continue;
-    // Only one call per layer is followed: a second would silently be left out.
-    if (callsIn(model, layer) > 1) throw unsupportedLayer(layer, 'it is called more than once in the model (a shared layer)');
-    const node = nodeIn(model, layer);
-    if (node.outputTensors.length !== 1) throw unsupportedLayer(layer, `${node.outputTensors.length} outputs`);
+  for (const { layer, className, node } of layerCalls(model, unsupportedLayer)) {
     const inputs = node.inputTensors.map((t) => values.get(t.id)!);
     const convert = converters[className];
     if (!folds.absorbed.has(layer) && !convert) throw unsupportedLayer(layer, undefined, supportedClasses);

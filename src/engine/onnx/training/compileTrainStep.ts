@@ -1,7 +1,8 @@
 import type * as tf from '../../../core/tf.js';
 import { FastvisionError } from '../../../core/errors.js';
 import { version } from '../../../version.js';
-import { callsIn, nodeIn, soleReader } from '../../tfjs/graph.js';
+import { nodeIn, soleReader } from '../../tfjs/graph.js';
+import { layerCalls } from '../layerCalls.js';
 import { encodeModel, onnx, type ValueInfoProto } from '../proto.js';
 import { activationTrain, reluTrain } from './activation.js';
 import { batchNormTrain } from './batchNorm.js';
@@ -90,12 +91,7 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
   const tape: { step: LayerStep; inIds: number[]; outId: number; weights: Map<string, StateEntry>; trainable: boolean }[] = [];
   const runningStats: [StateEntry, TVal][] = [];
 
-  for (const layer of model.layers) {
-    const className = layer.getClassName();
-    if (className === 'InputLayer') continue;
-    if (callsIn(model, layer) > 1) throw unsupportedForTraining(layer, 'it is called more than once in the model (a shared layer)');
-    const node = nodeIn(model, layer);
-    if (node.outputTensors.length !== 1) throw unsupportedForTraining(layer, `${node.outputTensors.length} outputs`);
+  for (const { layer, className, node } of layerCalls(model, unsupportedForTraining)) {
     const inIds = node.inputTensors.map((t) => t.id);
     const xs = inIds.map((id) => values.get(id)!);
     const outId = node.outputTensors[0]!.id;
