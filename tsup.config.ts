@@ -5,6 +5,9 @@ const common = {
   platform: 'node',
   sourcemap: true,
   splitting: false,
+  // esbuild builds the browser module only when fastvision runs from its own source
+  // (src/deploy/pageFiles.ts); an installed copy uses dist/browser.js and never loads it.
+  external: ['esbuild'] as string[],
   // Keep `import()` as is in the CommonJS build too: vega is ESM-only, and optional
   // backends are loaded on demand.
   esbuildOptions(options: { supported?: Record<string, boolean> }) {
