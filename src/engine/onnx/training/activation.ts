@@ -16,7 +16,8 @@ export const reluTrain: LayerWriter = (layer, [x], { graph }) => {
       const name = `${layer.name}_grad`;
       let pass = graph.op('Greater', [y, graph.scalar(0)], y.shape, `${name}_pos`);
       if (maxValue != null) pass = graph.op('And', [pass, graph.op('Less', [y, graph.scalar(maxValue)], y.shape, `${name}_below`)], y.shape, `${name}_inside`);
-      return { dx: [graph.where(pass, dy, graph.scalar(0), name)] };
+      // dy·mask: ORT's Where with a scalar branch took 4 % of ResNet-18's step, Cast + Mul a fifth of that.
+      return { dx: [graph.bin('Mul', dy, graph.cast(pass, 'float', `${name}_mask`), name)] };
     },
   };
 };

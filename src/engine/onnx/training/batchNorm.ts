@@ -36,12 +36,15 @@ export const batchNormTrain: LayerWriter = (layer, [x], ctx) => {
   const gamma = graph.reshape(ctx.weight('gamma')!, perChannel, `${name}_gamma`);
   const beta = graph.reshape(ctx.weight('beta')!, perChannel, `${name}_beta`);
 
+  // Full-tensor passes are what this layer costs (its [C] arithmetic is free): the
+  // forward writes xc and y only — x̂ is never materialised — and the backward
+  // folds every per-channel factor into dx = (dy − dβ/M + xc·k)·a, k = −invstd²·Σ(dy·xc)/M.
   const mean = graph.reduce('ReduceMean', x!, axes, true, `${name}_mean`);
   const xc = graph.bin('Sub', x!, mean, `${name}_xc`);
-  const variance = graph.reduce('ReduceMean', graph.bin('Mul', xc, xc, `${name}_sq`), axes, true, `${name}_var`);
+  const variance = graph.bin('Mul', graph.reduce('ReduceSumSquare', xc, axes, true, `${name}_ss`), graph.scalar(1 / m), `${name}_var`);
   const invstd = graph.op('Reciprocal', [graph.op('Sqrt', [graph.bin('Add', variance, graph.scalar(config.epsilon), `${name}_vareps`)], variance.shape, `${name}_std`)], variance.shape, `${name}_invstd`);
-  const xhat = graph.bin('Mul', xc, invstd, `${name}_xhat`);
-  const y = graph.bin('Add', graph.bin('Mul', xhat, gamma, `${name}_scaled`), beta, name);
+  const a = graph.bin('Mul', gamma, invstd, `${name}_a`);
+  const y = graph.bin('Add', graph.bin('Mul', xc, a, `${name}_scaled`), beta, name);
 
   const decay = graph.scalar(1 - config.momentum);
   for (const [role, batch] of [['moving_mean', mean], ['moving_variance', variance]] as const) {
@@ -56,18 +59,17 @@ export const batchNormTrain: LayerWriter = (layer, [x], ctx) => {
     backward(dy, [needX]) {
       const g = `${name}_grad`;
       const dBeta = graph.reduceSum(dy, axes, true, `${g}_beta`);
-      const dGamma = graph.reduceSum(graph.bin('Mul', dy, xhat, `${g}_dyxhat`), axes, true, `${g}_gamma`);
+      const dyxc = graph.reduceSum(graph.bin('Mul', dy, xc, `${g}_dyxc`), axes, true, `${g}_dyxc_sum`);
       const dw: Record<string, TVal> = {};
       if (ctx.trainable) {
-        dw.gamma = graph.reshape(dGamma, [channels], `${g}_gamma_flat`);
+        dw.gamma = graph.reshape(graph.bin('Mul', dyxc, invstd, `${g}_gamma`), [channels], `${g}_gamma_flat`);
         dw.beta = graph.reshape(dBeta, [channels], `${g}_beta_flat`);
       }
       if (!needX) return { dx: [undefined], dw };
       const invM = graph.scalar(1 / m);
-      const a = graph.bin('Mul', gamma, invstd, `${g}_a`);
+      const k = graph.bin('Mul', graph.bin('Mul', invstd, invstd, `${g}_invvar`), graph.bin('Mul', dyxc, graph.scalar(-1 / m), `${g}_dyxcM`), `${g}_k`);
       const centred = graph.bin('Sub', dy, graph.bin('Mul', dBeta, invM, `${g}_betaM`), `${g}_dyc`);
-      const proj = graph.bin('Mul', xhat, graph.bin('Mul', dGamma, invM, `${g}_gammaM`), `${g}_proj`);
-      const dx = graph.bin('Mul', graph.bin('Sub', centred, proj, `${g}_diff`), a, `${g}_dx`);
+      const dx = graph.bin('Mul', graph.bin('Add', centred, graph.bin('Mul', xc, k, `${g}_proj`), `${g}_sum`), a, `${g}_dx`);
       return { dx: [dx], dw };
     },
   };

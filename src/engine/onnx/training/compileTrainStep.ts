@@ -14,7 +14,7 @@ import { crossEntropy } from './loss.js';
 import { addTrain, concatenateTrain } from './merge.js';
 import { zeroPaddingTrain } from './padding.js';
 import { globalAvgPoolTrain, globalMaxPoolTrain, maxPoolTrain } from './pooling.js';
-import { decayFactor, sgdUpdate, type HyperValues } from './sgd.js';
+import { optimizers, type GroupHypers } from './optimizers.js';
 import type { CompiledTrainStep, IoSpec, StateEntry, TrainStepConfig } from './spec.js';
 import { TrainGraph, type TVal } from './trainGraph.js';
 
@@ -42,10 +42,10 @@ const opset = 16;
 /**
  * Compiles `model`'s whole training step into one ONNX graph for ONNX Runtime:
  * forward in training mode, mean softmax cross-entropy, the backward pass of every
- * layer, and the SGD-with-momentum update. Weights, momentum buffers and BatchNorm
+ * layer, and the optimizer's update (SGD with momentum or AdamW, per layer group). Weights, optimizer buffers and BatchNorm
  * running statistics are graph *inputs* and their new values are outputs (see
  * {@link CompiledTrainStep.state}), so one session serves every step and a schedule
- * changes `lr`, `mom` and `wd` (scalar inputs) without recompiling.
+ * changes each group's `lr`, `mom`, `wd`… (scalar inputs `g<k>:<name>`) without recompiling.
  *
  * Shapes are static (`cfg.batch`, `cfg.height`, `cfg.width`): a last, smaller batch
  * needs its own compiled step. Frozen layers (`cfg.trainable(name)` false) get no
@@ -55,7 +55,11 @@ const opset = 16;
  * @throws FastvisionError `BAD_OPTION` naming a layer it cannot write (e.g. a DepthwiseConv2D: no backward yet).
  */
 export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): CompiledTrainStep {
-  if (cfg.loss !== 'crossEntropy' || cfg.optimizer !== 'sgd') throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep supports loss 'crossEntropy' with optimizer 'sgd' for now`);
+  if (cfg.loss !== 'crossEntropy') throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep supports loss 'crossEntropy' for now, got '${cfg.loss}'`);
+  const optimizer = optimizers[cfg.optimizer];
+  if (!optimizer) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep's optimizer must be ${Object.keys(optimizers).map((k) => `'${k}'`).join(' or ')}, got '${cfg.optimizer}'`);
+  const groups = cfg.groups ?? 1;
+  const groupOf = cfg.groupOf ?? (() => 0);
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep needs one input and one output; '${model.name}' has ${model.inputs.length} and ${model.outputs.length}`);
   const graph = new TrainGraph();
   const inputs: ValueInfoProto[] = [];
@@ -81,7 +85,10 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
   const channels = model.inputs[0]!.shape[3] ?? 3;
   const image = addInput('image', [batch, height, width, channels]);
   const labels = addInput('labels', [batch], 'int64');
-  const hypers: HyperValues = { lr: addInput('lr', []), mom: addInput('mom', []), wd: addInput('wd', []) };
+  const hypers: GroupHypers[] = Array.from({ length: groups }, (_, k) => {
+    const h = Object.fromEntries(optimizer.hypers.map((name) => [name, addInput(`g${k}:${name}`, [])]));
+    return { ...h, ...optimizer.derive(graph, h, k) };
+  });
 
   const trainableLayer = (l: tf.layers.Layer) => l.weights.length > 0 && cfg.trainable(l.name);
   const folded = planPadFolds(model);
@@ -124,12 +131,14 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
             : kerasShape;
         const key = `${layer.name}/${role}`;
         const running = role === 'moving_mean' || role === 'moving_variance';
-        const entry: StateEntry = { key, layer: layer.name, index, kind: running ? 'runningStat' : 'weight', shape, kerasShape, layout: conv ? 'conv' : depthwise ? 'depthwise' : 'plain', decay: role === 'kernel' || depthwise };
-        if (!running && trainable) entry.momentum = { input: `${key}:mom`, output: `${key}:mom:next` };
+        const group = groupOf(layer.name);
+        if (!(Number.isInteger(group) && group >= 0 && group < groups)) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep's groupOf('${layer.name}') is ${group}; expected a whole number in [0, ${groups})`);
+        const entry: StateEntry = { key, layer: layer.name, index, kind: running ? 'runningStat' : 'weight', shape, kerasShape, layout: conv ? 'conv' : depthwise ? 'depthwise' : 'plain', decay: role === 'kernel' || depthwise, group };
+        if (!running && trainable) entry.slots = optimizer.slots.map((slot) => ({ input: `${key}:${slot}`, output: `${key}:${slot}:next` }));
         state.push(entry);
         weights.set(role, entry);
         const input = addInput(key, shape, 'float32', false);
-        if (entry.momentum) addInput(entry.momentum.input, shape, 'float32', false);
+        for (const slot of entry.slots ?? []) addInput(slot.input, shape, 'float32', false);
         return input;
       },
       setRunningStat(role, value) {
@@ -169,8 +178,7 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
     for (const [role, g] of Object.entries(dw ?? {})) weightGrads.push([weights.get(role)!, g]);
   }
 
-  // SGD on every trainable weight; the state's outputs in input order.
-  const h = { ...hypers, decayFactor: decayFactor(graph, hypers) };
+  // The optimizer's update of every trainable weight; the state's outputs in input order.
   const gradOf = new Map(weightGrads);
   const statOf = new Map(runningStats);
   for (const entry of state) {
@@ -182,15 +190,16 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
       continue;
     }
     const g = gradOf.get(entry);
-    if (!g || !entry.momentum) continue;
-    const { w, m } = sgdUpdate(graph, input, { name: entry.momentum.input, shape: entry.shape }, g, h, entry.decay, `sgd_${entry.key.replace(/\W/g, '_')}`);
+    if (!g || !entry.slots) continue;
+    const slots = entry.slots.map((slot) => ({ name: slot.input, shape: entry.shape }));
+    const next = optimizer.update(graph, input, slots, g, hypers[entry.group]!, entry.decay, `${cfg.optimizer}_${entry.key.replace(/\W/g, '_')}`);
     entry.output = `${entry.key}:next`;
-    addOutput(w, entry.output);
-    addOutput(m, entry.momentum.output);
+    addOutput(next.w, entry.output);
+    entry.slots.forEach((slot, k) => addOutput(next.slots[k]!, slot.output));
     if (cfg.outputGradients) addOutput(g, (entry.gradient = `${entry.key}:grad`));
   }
-  // Trainable weights no gradient reaches (none in a connected model) keep no momentum input.
-  const unreached = state.filter((e) => e.momentum && !e.output);
+  // Trainable weights no gradient reaches (none in a connected model) would leave optimizer inputs unused.
+  const unreached = state.filter((e) => e.slots && !e.output);
   if (unreached.length) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep found no gradient for ${unreached.map((e) => e.key).join(', ')}`);
 
   // Graph inputs: the per-batch ones first, then the state in the order it was read.

@@ -73,31 +73,30 @@ export function staticPads(mode: 'valid' | 'same', input: number[], kernel: numb
 }
 
 /**
- * dW `[O, C, kh, kw]` = dY · im2col(X)ᵀ, as one GEMM per kernel tap: X is transposed
- * to `(C, N, H, W)` (and padded), each tap's strided Slice is then a contiguous
- * `(C, N·Ho·Wo)` block, and `dYr (O, N·Ho·Wo) · tapᵀ` is that tap's `(O, C)` slice of
- * dW. The same products as one GEMM on the concatenated im2col matrix, without
- * copying the taps a second time into it (the Concat was ~6 % of ResNet-18's step);
- * the small per-tap results are what gets concatenated.
+ * dW `[O, C, kh, kw]` = dY · im2col(X)ᵀ as one GEMM, im2col laid out `(C·kh·kw, N·Ho·Wo)`
+ * from X transposed to `(C, N, H, W)` and padded, so each tap's strided Slice is a block
+ * of rows and the GEMM's result is already in ONNX's order (ORT fuses the transpose
+ * of B into the GEMM). Taking the taps is a third of the weight gradient's time and
+ * structural: ONNX has no im2col. Measured on ResNet-18 and not kept: a GEMM per tap
+ * without the Concat (slower GEMMs), taps in NHWC (the transposes cost more), taps as
+ * contiguous windows of the flattened image with dY zero-padded to match (no faster),
+ * taps as negative-pad crops (slower).
  */
 function weightGradient(graph: TrainGraph, x: TVal, dy: TVal, [kh, kw]: [number, number], [sh, sw]: [number, number], pads: number[], name: string): TVal {
   const [n, c] = x.shape as [number, number];
   const [, o, ho, wo] = dy.shape as [number, number, number, number];
   const cols = n * ho * wo;
-  const xt = graph.transpose(x, [1, 0, 2, 3], `${name}_xt`);
-  const xp = graph.pad(xt, [0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!], `${name}_xpad`);
+  const xp = graph.pad(graph.transpose(x, [1, 0, 2, 3], `${name}_xt`), [0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!], `${name}_xpad`);
   const dyr = graph.reshape(graph.transpose(dy, [1, 0, 2, 3], `${name}_dyt`), [o, cols], `${name}_dyr`);
   const parts: TVal[] = [];
-  for (let i = 0; i < kh; i++) {
+  for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++) {
       const whole = i === 0 && j === 0 && sh === 1 && sw === 1 && xp.shape[2] === ho && xp.shape[3] === wo;
       const tap = whole ? xp : graph.slice(xp, [2, 3], [i, j], [i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1], [sh, sw], `${name}_tap${i}_${j}`);
-      const dwTap = graph.gemm(dyr, graph.reshape(tap, [c, cols], `${name}_tap${i}_${j}_r`), false, true, `${name}_dw${i}_${j}`);
-      parts.push(graph.reshape(dwTap, [o, c, 1], `${name}_dw${i}_${j}_r`));
+      parts.push(graph.reshape(tap, [c, 1, cols], `${name}_tap${i}_${j}_r`));
     }
-  }
-  const stacked = parts.length === 1 ? parts[0]! : graph.concat(parts, 2, `${name}_dwtaps`);
-  return graph.reshape(stacked, [o, c, kh, kw], `${name}_kernel`);
+  const im2col = graph.reshape(parts.length === 1 ? parts[0]! : graph.concat(parts, 1, `${name}_cols`), [c * kh * kw, cols], `${name}_cols2d`);
+  return graph.reshape(graph.gemm(dyr, im2col, false, true, `${name}_dw`), [o, c, kh, kw], `${name}_kernel`);
 }
 
 /**

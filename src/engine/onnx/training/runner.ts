@@ -10,11 +10,38 @@ export interface TrainBatch {
   masks?: Record<string, Float32Array>;
 }
 
-/** The step's scalar hyper-parameters. */
-export interface StepHypers {
+/** One layer group's hyper-parameters for a step (fastai's names; `sqrMom` and `eps` are Adam's). */
+export interface GroupStepHypers {
   lr: number;
   mom: number;
   wd: number;
+  sqrMom?: number;
+  eps?: number;
+}
+
+/** The step's hyper-parameters: one entry per layer group, and (Adam) which step this is, counting from 1. */
+export interface StepHypers {
+  groups: GroupStepHypers[];
+  step?: number;
+}
+
+/** Every scalar input of group `k`, Adam's bias corrections computed here from the step count. */
+function hyperFeeds(ort: typeof Ort, step: CompiledTrainStep, hypers: StepHypers): Record<string, Ort.Tensor> {
+  const feeds: Record<string, Ort.Tensor> = {};
+  const groups = step.config.groups ?? 1;
+  if (hypers.groups.length !== groups) throw new Error(`fastvision: the step was compiled for ${groups} layer group(s), got hyper-parameters for ${hypers.groups.length}`);
+  hypers.groups.forEach((h, k) => {
+    const t = hypers.step ?? 1;
+    const values: Record<string, number | undefined> = { ...h, stepSize: h.lr / (1 - h.mom ** t), debias2: 1 - (h.sqrMom ?? 0) ** t };
+    for (const spec of step.inputs) {
+      const prefix = `g${k}:`;
+      if (!spec.name.startsWith(prefix)) continue;
+      const v = values[spec.name.slice(prefix.length)];
+      if (v === undefined) throw new Error(`fastvision: the step needs '${spec.name.slice(prefix.length)}' for layer group ${k}`);
+      feeds[spec.name] = new ort.Tensor('float32', Float32Array.of(v), []);
+    }
+  });
+  return feeds;
 }
 
 /** What one step returns: the loss, the next state, and the gradients when compiled with `outputGradients`. */
@@ -38,7 +65,7 @@ export function createTrainSession(ort: typeof Ort, step: CompiledTrainStep, thr
  * returns the new state. The outputs are ORT tensors fed back as they are, so the
  * state does not go through tfjs between steps; a frozen weight keeps its tensor.
  */
-export async function trainStepOrt(ort: typeof Ort, session: Ort.InferenceSession, step: CompiledTrainStep, state: TrainState, batch: TrainBatch, hypers: StepHypers): Promise<StepResult> {
+export async function trainStepOrt(ort: typeof Ort, session: Ort.InferenceSession, step: CompiledTrainStep, state: TrainState, batch: TrainBatch, hypers: StepHypers, into?: TrainState): Promise<StepResult> {
   const { batch: n, height, width } = step.config;
   const imageSpec = step.inputs.find((i) => i.name === 'image')!;
   const feeds: Record<string, Ort.Tensor> = { ...state };
@@ -49,7 +76,7 @@ export async function trainStepOrt(ort: typeof Ort, session: Ort.InferenceSessio
     if (labels.length !== n) throw new Error(`fastvision: the step was compiled for batches of ${n}, got ${labels.length} labels`);
     feeds.labels = new ort.Tensor('int64', labels, [n]);
   }
-  for (const h of ['lr', 'mom', 'wd'] as const) feeds[h] = new ort.Tensor('float32', Float32Array.of(hypers[h]), []);
+  Object.assign(feeds, hyperFeeds(ort, step, hypers));
   for (const spec of step.inputs) {
     if (!spec.name.endsWith(':mask')) continue;
     const mask = batch.masks?.[spec.name.slice(0, -':mask'.length)];
@@ -58,12 +85,20 @@ export async function trainStepOrt(ort: typeof Ort, session: Ort.InferenceSessio
   }
   void height;
   void width;
-  const out = await session.run(feeds);
+  // Outputs written straight into `into`'s buffers (the state before last): no allocation, no copy out of ORT.
+  const fetches: Record<string, Ort.Tensor | null> = { loss: null };
+  for (const entry of step.state) {
+    if (entry.output) fetches[entry.output] = into?.[entry.key] ?? null;
+    for (const slot of entry.slots ?? []) fetches[slot.output] = into?.[slot.input] ?? null;
+    if (entry.gradient) fetches[entry.gradient] = null;
+  }
+  for (const o of step.outputs) if (!(o.name in fetches)) fetches[o.name] = null;
+  const out = await session.run(feeds, fetches as Ort.InferenceSession.FetchesType);
   const next: TrainState = {};
   const grads: Record<string, Ort.Tensor> = {};
   for (const entry of step.state) {
-    next[entry.key] = entry.output ? out[entry.output]! : state[entry.key]!;
-    if (entry.momentum) next[entry.momentum.input] = out[entry.momentum.output]!;
+    next[entry.key] = entry.output ? (into?.[entry.key] ?? out[entry.output]!) : state[entry.key]!;
+    for (const slot of entry.slots ?? []) next[slot.input] = into?.[slot.input] ?? out[slot.output]!;
     if (entry.gradient) grads[entry.key] = out[entry.gradient]!;
   }
   return { loss: (out.loss!.data as Float32Array)[0]!, state: next, grads };

@@ -8,11 +8,16 @@ export interface TrainStepConfig {
   /** Mean softmax cross-entropy over the batch on integer labels (tfjs's `losses.softmaxCrossEntropy` on one-hot labels). */
   loss: 'crossEntropy';
   /**
-   * SGD with momentum, fastai's form: `p ← p·(1 − lr·wd)` (decoupled weight decay, on
-   * kernels only: BatchNorm and bias weights are exempt, as a Learner's `noWd`), then
-   * `m ← mom·m + g`, `p ← p − lr·m` (tfjs's `train.momentum` when wd is 0).
+   * `'adam'`: fastai's Adam (AdamW), the Learner's optimizer. `'sgd'`: SGD with
+   * momentum, fastai's form: `p ← p·(1 − lr·wd)`, then `m ← mom·m + g`, `p ← p − lr·m`
+   * (tfjs's `train.momentum` when wd is 0). Weight decay is decoupled and on kernels
+   * only: BatchNorm and bias weights are exempt, as a Learner's `noWd`.
    */
-  optimizer: 'sgd';
+  optimizer: 'sgd' | 'adam';
+  /** Layer groups, each with its own hyper-parameter inputs (discriminative learning rates). Default 1. */
+  groups?: number;
+  /** A layer's group, in [0, groups). Default: every layer in group 0. */
+  groupOf?: (layerName: string) => number;
   /** Whether a layer's weights train; frozen ones are graph inputs with no gradient and no update. */
   trainable: (layerName: string) => boolean;
   /** Also output every trainable weight's gradient (`<key>:grad`), for tests and diagnostics. Default false. */
@@ -29,7 +34,7 @@ export interface TrainStepConfig {
  */
 export type WeightLayout = 'conv' | 'depthwise' | 'plain';
 
-/** One persistent tensor of the step: a weight (with its momentum when it trains) or a BatchNorm running statistic. */
+/** One persistent tensor of the step: a weight (with its optimizer buffers when it trains) or a BatchNorm running statistic. */
 export interface StateEntry {
   /** `<layer>/<weight>`, e.g. `conv1/kernel`, `bn1/moving_mean`: the graph input's name. */
   key: string;
@@ -44,8 +49,10 @@ export interface StateEntry {
   layout: WeightLayout;
   /** The updated value's output; absent for frozen weights (they pass through unchanged). */
   output?: string;
-  /** The momentum buffer's input and output (trainable weights only). */
-  momentum?: { input: string; output: string };
+  /** The optimizer's buffers (SGD: `mom`; Adam: `gradAvg`, `sqrAvg`), input and output (trainable weights only). */
+  slots?: { input: string; output: string }[];
+  /** The layer group whose hyper-parameters update it. */
+  group: number;
   /** The gradient's output, with `outputGradients`. */
   gradient?: string;
   /** Whether weight decay applies (kernels). */
@@ -67,7 +74,7 @@ export interface CompiledTrainStep {
    * Per-batch inputs: `image` (NHWC float32, normalised as fastvision feeds tfjs),
    * `labels` (int64 class indices), one `<dropout layer>:mask` per Dropout with a
    * rate (the kept units scaled by 1/(1 − rate), in the layer output's layout: NCHW
-   * for 4-D) and the scalar hyper-parameters `lr`, `mom`, `wd`.
+   * for 4-D) and each group's scalar hyper-parameters `g<k>:lr`, `g<k>:mom`, … (see the optimizer).
    */
   inputs: IoSpec[];
   /** `loss` (a scalar); the state's outputs are in {@link state}. */

@@ -29,19 +29,19 @@ export function convertLayout(entry: StateEntry, values: Float32Array, toOnnx: b
 
 /**
  * The state a compiled step starts from: the model's weights and running statistics
- * as they are now (in ONNX layout), and zero momenta (a fresh optimizer).
+ * as they are now (in ONNX layout), and zero optimizer buffers (a fresh optimizer).
  */
 export function initialTrainState(ort: typeof Ort, model: tf.LayersModel, step: CompiledTrainStep): TrainState {
   const state: TrainState = {};
   for (const entry of step.state) {
     const values = convertLayout(entry, variableOf(model, entry).read().dataSync() as Float32Array, true);
     state[entry.key] = new ort.Tensor('float32', values.slice(), entry.shape);
-    if (entry.momentum) state[entry.momentum.input] = new ort.Tensor('float32', new Float32Array(values.length), entry.shape);
+    for (const slot of entry.slots ?? []) state[slot.input] = new ort.Tensor('float32', new Float32Array(values.length), entry.shape);
   }
   return state;
 }
 
-/** Writes the state's weights and running statistics back into the tfjs model (momenta stay in the state). */
+/** Writes the state's weights and running statistics back into the tfjs model (the optimizer's buffers stay in the state). */
 export function writeTrainState(model: tf.LayersModel, step: CompiledTrainStep, state: TrainState): void {
   for (const entry of step.state) {
     if (!entry.output) continue;

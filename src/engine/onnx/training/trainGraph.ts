@@ -81,7 +81,7 @@ export class TrainGraph extends OnnxGraph {
   }
 
   /** ReduceMean and ReduceMax (until opset 18: axes as an attribute). */
-  reduce(op: 'ReduceMean' | 'ReduceMax', x: TVal, axes: number[], keepdims: boolean, name: string): TVal {
+  reduce(op: 'ReduceMean' | 'ReduceMax' | 'ReduceSumSquare', x: TVal, axes: number[], keepdims: boolean, name: string): TVal {
     return this.op(op, [x], reducedShape(x.shape, axes, keepdims), name, [intsAttr('axes', axes), intAttr('keepdims', keepdims ? 1 : 0)]);
   }
 
