@@ -6,7 +6,9 @@ import util from 'node:util';
 import * as tf from '../core/tf.js';
 import { capabilities, describeSpeedUps } from './capabilities.js';
 import { inferenceInfo, type InferenceInfo } from './inference.js';
-import { setInferenceThreads } from './ort/ortRuntime.js';
+import { ortRuntime, setInferenceThreads } from './ort/ortRuntime.js';
+import { ortTrainSelfCheck } from './ort/trainSelfCheck.js';
+import { trainingInfo, type TrainingInfo } from './training.js';
 import { selfCheck } from './selfCheck.js';
 import { checkPrivateFields, nativeUsesGpu, silenceCpuBanner } from './tfjs/privateFields.js';
 import { registerWasmKernels } from './tfjs/wasm-kernels/index.js';
@@ -37,6 +39,8 @@ export interface BackendInfo {
   reason: string;
   /** What runs inference (predictions, validation, frozen features): ONNX Runtime or this tfjs backend. */
   inference: InferenceInfo;
+  /** What runs training steps: the step compiled to ONNX on ONNX Runtime, or this tfjs backend. */
+  training: TrainingInfo;
 }
 
 /** Options for {@link initBackend}. */
@@ -87,6 +91,8 @@ export const cpuBackendWarning =
 const processEvents = ['uncaughtException', 'unhandledRejection'];
 const requireHere = createRequire(import.meta.url);
 let current: BackendInfo | undefined;
+/** What the training choice needs beyond {@link current}: whether the backend was forced, and the ONNX step's self-check on it. */
+let trainingFacts: { forced: string | undefined; ortSelfCheck: string | undefined } = { forced: undefined, ortSelfCheck: undefined };
 let pending: Promise<BackendInfo> | undefined;
 let pendingKey: string | undefined;
 let warnedCpu = false;
@@ -160,8 +166,8 @@ export async function ensureBackend(): Promise<void> {
  */
 export function backendInfo(): BackendInfo {
   if (!current) throw new FastvisionError('BACKEND', 'fastvision: no backend yet; call `await initBackend()` first');
-  // Read now: FASTVISION_INFERENCE and the thread count may change after the backend started.
-  return { ...current, inference: inferenceInfo(current) };
+  // Read now: FASTVISION_INFERENCE, FASTVISION_TRAINING and the thread count may change after the backend started.
+  return { ...current, inference: inferenceInfo(current), training: trainingInfo({ name: current.name, package: current.package, gpu: current.gpu, ...trainingFacts }) };
 }
 
 function parseBackendEnv(value: string | undefined): BackendName | undefined {
@@ -182,7 +188,8 @@ async function startForced(name: BackendName, reason: string): Promise<BackendIn
     );
   }
   try {
-    return await start(name, reason);
+    const forced = reason === 'forced by the backend option' ? `initBackend({ backend: '${name}' }) makes tfjs train` : `FASTVISION_BACKEND=${name} makes tfjs train`;
+    return await start(name, reason, forced);
   } catch (err) {
     throw new FastvisionError('BACKEND', `fastvision: backend '${name}' (${spec.package}) is installed but failed to start: ${message(err)}`, {
       cause: err,
@@ -210,7 +217,7 @@ async function startBest(): Promise<BackendInfo> {
   throw new FastvisionError('BACKEND', `fastvision: no tfjs backend could start (${skipped.join('; ')})`);
 }
 
-async function start(name: BackendName, reason: string): Promise<BackendInfo> {
+async function start(name: BackendName, reason: string, forced?: string): Promise<BackendInfo> {
   const spec = backendSpecs[name];
   const before = processEvents.map((e) => process.listeners(e as 'exit'));
   if (spec.tfjsName === 'tensorflow') {
@@ -237,6 +244,8 @@ async function start(name: BackendName, reason: string): Promise<BackendInfo> {
     warnedCpu = true;
   }
   const gpu = usingGpu(name);
+  const ort = ortRuntime();
+  trainingFacts = { forced, ortSelfCheck: ort.ok && !gpu ? await ortTrainSelfCheck(ort.ort) : undefined };
   if (name === 'gpu' && !gpu) {
     console.warn('fastvision: @tensorflow/tfjs-node-gpu is computing on the CPU: TensorFlow found no usable GPU (it needs CUDA 11.2 and cuDNN 8.1: is libcudnn.so.8 on the library path?)');
   }
@@ -251,6 +260,7 @@ async function start(name: BackendName, reason: string): Promise<BackendInfo> {
     speedUps: describeSpeedUps(capabilities(spec.tfjsName)),
     reason,
     inference: inferenceInfo({ package: spec.package, gpu }),
+    training: trainingInfo({ name, package: spec.package, gpu, ...trainingFacts }),
   };
   return backendInfo();
 }

@@ -21,6 +21,7 @@ import {
   type EventName,
 } from './callback.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { CompiledSteps } from './compiledSteps.js';
 import { exportLearner } from './export.js';
 import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
 import { FeatureCacheCallback } from './featureCacheCallback.js';
@@ -273,6 +274,10 @@ export class Learner {
   private activeCbs: Callback[] = [];
   /** Tensors of the current batch that were replaced: freed when the batch ends. */
   private replaced: tf.Tensor[] = [];
+  /** Training steps compiled to ONNX, when ONNX Runtime trains (see `backendInfo().training`). */
+  private readonly compiledSteps = new CompiledSteps(this);
+  /** The net this epoch's training steps run compiled for, or undefined (tfjs steps). */
+  private compiledNet: tf.LayersModel | undefined;
 
   /**
    * @param dls - The data; `undefined` only for inference with `opts.inference` (as {@link loadLearner} does).
@@ -542,6 +547,7 @@ export class Learner {
         }
       });
     } finally {
+      this.compiledSteps.endFit();
       this.lossLog.clear();
       this.disposeGrads();
       this.quiet = false;
@@ -600,6 +606,8 @@ export class Learner {
     this.nIter = this.dls.train.length;
     const total = this.nEpoch * this.nIter;
     const readEveryStep = capabilities().hostMemory;
+    const net = this.cachedSplit?.head ?? this.model;
+    this.compiledNet = this.compiledSteps.usable(net) ? net : undefined;
     try {
       this.iter = 0;
       for await (const batch of this.batchesOf(this.dls.train)) {
@@ -625,6 +633,8 @@ export class Learner {
       throw err;
     } finally {
       this.training = false;
+      this.compiledNet = undefined;
+      this.compiledSteps.endEpoch();
     }
   }
 
@@ -647,6 +657,7 @@ export class Learner {
   }
 
   private async trainOn(): Promise<void> {
+    if (this.compiledNet && (await this.compiledStep(this.compiledNet))) return;
     const net = this.cachedSplit?.head ?? this.model;
     let backwardCancelled = false;
     let fresh: tf.NamedTensorMap = {};
@@ -674,6 +685,28 @@ export class Learner {
       if (this.grads) this.opt.step(this.grads);
     });
     this.disposeGrads(); // fastai's zero_grad: a CancelBatchException before here keeps them
+  }
+
+  /**
+   * A step compiled to ONNX: forward, loss, backward and the optimizer step in one
+   * graph run, so no event fires inside it (a fit whose callbacks need those trains on
+   * tfjs); `beforeStep`/`afterStep` still bracket it. False when the net does not
+   * compile after all (then the tfjs step runs).
+   */
+  private async compiledStep(net: tf.LayersModel): Promise<boolean> {
+    const value = await this.compiledSteps.step(net, this.xb!, this.yb!);
+    if (value === undefined) {
+      this.compiledNet = undefined;
+      return false;
+    }
+    this.setLoss(tf.scalar(value));
+    if (!this.allowNonFinite && !Number.isFinite(value)) {
+      this.compiledSteps.undoLastStep();
+      const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
+      throw new FastvisionError('TRAINING', `the training loss is ${value} at epoch ${this.epoch}, iteration ${this.iter} (lr ${lrs}); training stopped`);
+    }
+    await this.withEvents('Step', CancelStepException, async () => {});
+    return true;
   }
 
   /** On wasm and cpu, where a read is free, a non-finite loss stops the fit before its step. */

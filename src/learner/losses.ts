@@ -10,6 +10,13 @@ export interface LossFunc {
   (pred: tf.Tensor, targ: tf.Tensor, reduction?: 'mean' | 'none'): tf.Tensor;
   activation(pred: tf.Tensor): tf.Tensor;
   decodes(probs: tf.Tensor): tf.Tensor;
+  /**
+   * Present when the loss is the mean softmax cross-entropy against some `[batch,
+   * classes]` targets whose rows sum to 1: those targets for `targ`. A training step
+   * compiled to ONNX computes such losses (one-hot, label smoothing, MixUp); others
+   * train on tfjs.
+   */
+  softTargets?(targ: tf.Tensor, classes: number): tf.Tensor2D;
 }
 
 /**
@@ -31,6 +38,7 @@ export function crossEntropyLossFlat(): LossFunc {
   return named(loss, 'FlattenedLoss of CrossEntropyLoss()', {
     activation: (pred: tf.Tensor) => tf.softmax(pred),
     decodes: (probs: tf.Tensor) => tf.argMax(probs, -1),
+    softTargets: (targ: tf.Tensor, c: number) => tf.tidy(() => tf.oneHot(targ.reshape([-1]).toInt(), c).toFloat() as tf.Tensor2D),
   });
 }
 
@@ -90,5 +98,7 @@ export function labelSmoothingCrossEntropy(eps = 0.1): LossFunc {
   return named(loss, 'LabelSmoothingCrossEntropy()', {
     activation: (pred: tf.Tensor) => tf.softmax(pred),
     decodes: (probs: tf.Tensor) => tf.argMax(probs, -1),
+    // eps·mean_c(−log p_c) + (1 − eps)·nll is cross-entropy against (1 − eps)·onehot + eps/c.
+    softTargets: (targ: tf.Tensor, c: number) => tf.tidy(() => tf.add(tf.mul(tf.oneHot(targ.reshape([-1]).toInt(), c).toFloat(), 1 - eps), eps / c) as tf.Tensor2D),
   });
 }

@@ -67,7 +67,17 @@ abstract class MixHandler extends Callback {
         const perItem = tf.add(a, tf.mul(tf.sub(b, a), this.lam));
         return reduction === 'mean' ? tf.mean(perItem) : perItem;
       });
-    this.learn.lossFunc = Object.assign(mixed, { activation: old.activation, decodes: old.decodes }) as LossFunc;
+    // Linear in the per-item losses, so cross-entropy kinds mix their targets the same way.
+    const softTargets = old.softTargets
+      ? (targ: tf.Tensor, c: number) =>
+          tf.tidy(() => {
+            const b = old.softTargets!(targ, c);
+            if (!this.learn.training || !this.yb1 || !this.lam) return b;
+            const a = old.softTargets!(this.yb1, c);
+            return tf.add(a, tf.mul(tf.sub(b, a), this.lam.reshape([-1, 1]))) as tf.Tensor2D;
+          })
+      : undefined;
+    this.learn.lossFunc = Object.assign(mixed, { activation: old.activation, decodes: old.decodes }, softTargets ? { softTargets } : {}) as LossFunc;
   }
 
   override afterTrain(): void {

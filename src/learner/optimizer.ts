@@ -102,6 +102,19 @@ export class Adam {
     });
   }
 
+  /** A parameter's moments and step count, undefined before its first step (for an engine that steps elsewhere). @internal */
+  momentsOf(p: tf.Variable): { readonly gradAvg: tf.Tensor; readonly sqrAvg: tf.Tensor; readonly step: number } | undefined {
+    return this.state.get(p);
+  }
+
+  /** Takes back a parameter's moments (copied: the caller keeps and frees its tensors) and step count from an engine that stepped elsewhere. @internal */
+  setMoments(p: tf.Variable, gradAvg: tf.Tensor, sqrAvg: tf.Tensor, step: number): void {
+    const s = this.stateOf(p);
+    s.gradAvg.assign(gradAvg);
+    s.sqrAvg.assign(sqrAvg);
+    s.step = step;
+  }
+
   /** Forgets the moments (fastai's `clear_state`), as freezing and unfreezing do. */
   clearState(): void {
     for (const s of this.state.values()) tf.dispose([s.gradAvg, s.sqrAvg]);

@@ -35,6 +35,7 @@ export const batchNormTrain: LayerWriter = (layer, [x], ctx) => {
   const name = layer.name;
   const gamma = graph.reshape(ctx.weight('gamma')!, perChannel, `${name}_gamma`);
   const beta = graph.reshape(ctx.weight('beta')!, perChannel, `${name}_beta`);
+  if (ctx.inferenceMode) return inferenceModeStep(ctx, x!, gamma, beta, perChannel, axes, config.epsilon, name);
 
   // Full-tensor passes are what this layer costs (its [C] arithmetic is free): the
   // forward writes xc and y only — x̂ is never materialised — and the backward
@@ -74,3 +75,33 @@ export const batchNormTrain: LayerWriter = (layer, [x], ctx) => {
     },
   };
 };
+
+/**
+ * A BatchNorm in inference mode inside a training step (BnFreeze): y = x·a + (β − μ·a)
+ * with a = γ/√(running var + ε); the running statistics pass through unchanged, and
+ * the backward is dx = dy·a (with dγ = Σdy·(x − μ)/√(var + ε), dβ = Σdy when it trains).
+ */
+function inferenceModeStep(ctx: Parameters<LayerWriter>[2], x: TVal, gamma: TVal, beta: TVal, perChannel: number[], axes: number[], epsilon: number, name: string): ReturnType<LayerWriter> {
+  const { graph } = ctx;
+  const channels = perChannel[0]!;
+  const mean = graph.reshape(ctx.weight('moving_mean')!, perChannel, `${name}_rmean`);
+  const variance = graph.reshape(ctx.weight('moving_variance')!, perChannel, `${name}_rvar`);
+  const invstd = graph.op('Reciprocal', [graph.op('Sqrt', [graph.bin('Add', variance, graph.scalar(epsilon), `${name}_vareps`)], perChannel, `${name}_std`)], perChannel, `${name}_invstd`);
+  const a = graph.bin('Mul', gamma, invstd, `${name}_a`);
+  const shift = graph.bin('Sub', beta, graph.bin('Mul', mean, a, `${name}_meana`), `${name}_shift`);
+  const y = graph.bin('Add', graph.bin('Mul', x, a, `${name}_scaled`), shift, name);
+  return {
+    output: y,
+    backward(dy, [needX]) {
+      const g = `${name}_grad`;
+      const dw: Record<string, TVal> = {};
+      if (ctx.trainable) {
+        const dBeta = graph.reduceSum(dy, axes, false, `${g}_beta`);
+        const xhat = graph.bin('Mul', graph.bin('Sub', x, mean, `${g}_xc`), invstd, `${g}_xhat`);
+        dw.gamma = graph.reshape(graph.reduceSum(graph.bin('Mul', dy, xhat, `${g}_dyxhat`), axes, false, `${g}_gamma`), [channels], `${g}_gamma_flat`);
+        dw.beta = graph.reshape(dBeta, [channels], `${g}_beta_flat`);
+      }
+      return { dx: [needX ? graph.bin('Mul', dy, a, `${g}_dx`) : undefined], dw };
+    },
+  };
+}

@@ -84,7 +84,9 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
   const { batch, height, width } = cfg;
   const channels = model.inputs[0]!.shape[3] ?? 3;
   const image = addInput('image', [batch, height, width, channels]);
-  const labels = addInput('labels', [batch], 'int64');
+  const classes = model.outputs[0]!.shape.at(-1);
+  if (typeof classes !== 'number') throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep needs logits [batch, classes]; '${model.name}' outputs ${JSON.stringify(model.outputs[0]!.shape)}`);
+  const targets = addInput('targets', [batch, classes]);
   const hypers: GroupHypers[] = Array.from({ length: groups }, (_, k) => {
     const h = Object.fromEntries(optimizer.hypers.map((name) => [name, addInput(`g${k}:${name}`, [])]));
     return { ...h, ...optimizer.derive(graph, h, k) };
@@ -115,6 +117,7 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
     const ctx: LayerContext = {
       graph,
       trainable,
+      inferenceMode: cfg.bnInference?.(layer.name) ?? false,
       foldedPads: folded.pads.get(layer),
       weight(role) {
         const index = layer.weights.findIndex((v) => v.originalName.endsWith(`/${role}`));
@@ -155,7 +158,7 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
 
   const logits = values.get(model.outputs[0]!.id)!;
   if (logits.shape.length !== 2) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep needs logits [batch, classes]; '${model.name}' outputs rank ${logits.shape.length}`);
-  const { loss, dLogits } = crossEntropy(graph, logits, labels);
+  const { loss, dLogits } = crossEntropy(graph, logits, targets);
   addOutput(loss, 'loss', true);
   if (cfg.outputLogits) addOutput(logits, 'logits', true);
 

@@ -23,6 +23,8 @@ export interface LayerContext {
   graph: TrainGraph;
   /** Whether this layer's weights train. */
   trainable: boolean;
+  /** A BatchNorm that normalises with its running statistics and leaves them alone (fastai's BnFreeze on a frozen BatchNorm). */
+  inferenceMode: boolean;
   /** The graph input holding the layer's weight `role` (e.g. `kernel`), or undefined when the layer has none. */
   weight(role: string): TVal | undefined;
   /** Records the BatchNorm running statistic `role`'s new value (an output of the step). */

@@ -2,10 +2,13 @@ import type * as Ort from 'onnxruntime-node';
 import type { CompiledTrainStep } from './spec.js';
 import type { TrainState } from './state.js';
 
-/** One batch: NHWC float32 images (normalised) and class indices; masks for Dropout layers with a rate. */
+/** One batch: NHWC float32 images (normalised), and class indices or soft targets; masks for Dropout layers with a rate. */
 export interface TrainBatch {
   images: Float32Array | Ort.Tensor;
-  labels: ArrayLike<number> | BigInt64Array | Ort.Tensor;
+  /** Class indices (one-hot targets), or `targets` instead. */
+  labels?: ArrayLike<number>;
+  /** Soft targets `[batch, classes]`, rows summing to 1 (label smoothing, MixUp). */
+  targets?: Float32Array;
   /** By Dropout layer name: the kept units scaled by 1/(1 − rate), in the layer output's (ONNX) layout. */
   masks?: Record<string, Float32Array>;
 }
@@ -17,6 +20,8 @@ export interface GroupStepHypers {
   wd: number;
   sqrMom?: number;
   eps?: number;
+  /** Adam: which step this is for the group's parameters, counting from 1 (default the batch's `step`). */
+  step?: number;
 }
 
 /** The step's hyper-parameters: one entry per layer group, and (Adam) which step this is, counting from 1. */
@@ -25,13 +30,31 @@ export interface StepHypers {
   step?: number;
 }
 
+/** The batch's `[N, K]` targets: given, or one-hot rows of its labels. */
+function targetsOf(step: CompiledTrainStep, batch: TrainBatch): Float32Array {
+  const [n, k] = step.inputs.find((i) => i.name === 'targets')!.shape as [number, number];
+  if (batch.targets) {
+    if (batch.targets.length !== n * k) throw new Error(`fastvision: the step was compiled for ${n}×${k} targets, got ${batch.targets.length} values`);
+    return batch.targets;
+  }
+  const labels = batch.labels;
+  if (!labels || labels.length !== n) throw new Error(`fastvision: the step was compiled for batches of ${n}, got ${labels?.length ?? 0} labels`);
+  const onehot = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    if (!(Number.isInteger(c) && c >= 0 && c < k)) throw new Error(`fastvision: label ${c} of item ${i} is not a class index in [0, ${k})`);
+    onehot[i * k + c] = 1;
+  }
+  return onehot;
+}
+
 /** Every scalar input of group `k`, Adam's bias corrections computed here from the step count. */
 function hyperFeeds(ort: typeof Ort, step: CompiledTrainStep, hypers: StepHypers): Record<string, Ort.Tensor> {
   const feeds: Record<string, Ort.Tensor> = {};
   const groups = step.config.groups ?? 1;
   if (hypers.groups.length !== groups) throw new Error(`fastvision: the step was compiled for ${groups} layer group(s), got hyper-parameters for ${hypers.groups.length}`);
   hypers.groups.forEach((h, k) => {
-    const t = hypers.step ?? 1;
+    const t = h.step ?? hypers.step ?? 1;
     const values: Record<string, number | undefined> = { ...h, stepSize: h.lr / (1 - h.mom ** t), debias2: 1 - (h.sqrMom ?? 0) ** t };
     for (const spec of step.inputs) {
       const prefix = `g${k}:`;
@@ -66,16 +89,10 @@ export function createTrainSession(ort: typeof Ort, step: CompiledTrainStep, thr
  * state does not go through tfjs between steps; a frozen weight keeps its tensor.
  */
 export async function trainStepOrt(ort: typeof Ort, session: Ort.InferenceSession, step: CompiledTrainStep, state: TrainState, batch: TrainBatch, hypers: StepHypers, into?: TrainState): Promise<StepResult> {
-  const { batch: n, height, width } = step.config;
   const imageSpec = step.inputs.find((i) => i.name === 'image')!;
   const feeds: Record<string, Ort.Tensor> = { ...state };
   feeds.image = batch.images instanceof Float32Array ? new ort.Tensor('float32', batch.images, imageSpec.shape) : batch.images;
-  if (batch.labels instanceof ort.Tensor) feeds.labels = batch.labels;
-  else {
-    const labels = batch.labels instanceof BigInt64Array ? batch.labels : BigInt64Array.from(Array.from(batch.labels as ArrayLike<number>, (v) => BigInt(v)));
-    if (labels.length !== n) throw new Error(`fastvision: the step was compiled for batches of ${n}, got ${labels.length} labels`);
-    feeds.labels = new ort.Tensor('int64', labels, [n]);
-  }
+  feeds.targets = new ort.Tensor('float32', targetsOf(step, batch), step.inputs.find((i) => i.name === 'targets')!.shape);
   Object.assign(feeds, hyperFeeds(ort, step, hypers));
   for (const spec of step.inputs) {
     if (!spec.name.endsWith(':mask')) continue;
@@ -83,8 +100,6 @@ export async function trainStepOrt(ort: typeof Ort, session: Ort.InferenceSessio
     if (!mask) throw new Error(`fastvision: the step needs a dropout mask '${spec.name}' (${spec.shape.join('×')})`);
     feeds[spec.name] = new ort.Tensor('float32', mask, spec.shape);
   }
-  void height;
-  void width;
   // Outputs written straight into `into`'s buffers (the state before last): no allocation, no copy out of ORT.
   const fetches: Record<string, Ort.Tensor | null> = { loss: null };
   for (const entry of step.state) {

@@ -5,7 +5,7 @@ export interface TrainStepConfig {
   batch: number;
   height: number;
   width: number;
-  /** Mean softmax cross-entropy over the batch on integer labels (tfjs's `losses.softmaxCrossEntropy` on one-hot labels). */
+  /** Mean softmax cross-entropy over the batch against soft targets (one-hot rows: tfjs's `losses.softmaxCrossEntropy`). */
   loss: 'crossEntropy';
   /**
    * `'adam'`: fastai's Adam (AdamW), the Learner's optimizer. `'sgd'`: SGD with
@@ -20,6 +20,8 @@ export interface TrainStepConfig {
   groupOf?: (layerName: string) => number;
   /** Whether a layer's weights train; frozen ones are graph inputs with no gradient and no update. */
   trainable: (layerName: string) => boolean;
+  /** BatchNorm layers that run in inference mode (running statistics, no updates), as fastai's BnFreeze runs frozen ones. Default none. */
+  bnInference?: (layerName: string) => boolean;
   /** Also output every trainable weight's gradient (`<key>:grad`), for tests and diagnostics. Default false. */
   outputGradients?: boolean;
   /** Also output the forward pass's logits (`logits`, `[batch, classes]`). Default false. */
@@ -72,7 +74,7 @@ export interface CompiledTrainStep {
   bytes: Uint8Array;
   /**
    * Per-batch inputs: `image` (NHWC float32, normalised as fastvision feeds tfjs),
-   * `labels` (int64 class indices), one `<dropout layer>:mask` per Dropout with a
+   * `targets` (float32 `[batch, classes]`, rows summing to 1), one `<dropout layer>:mask` per Dropout with a
    * rate (the kept units scaled by 1/(1 − rate), in the layer output's layout: NCHW
    * for 4-D) and each group's scalar hyper-parameters `g<k>:lr`, `g<k>:mom`, … (see the optimizer).
    */

@@ -1,0 +1,139 @@
+import * as tf from '../core/tf.js';
+import { backendInfo } from '../engine/backend.js';
+import { ortRuntime } from '../engine/ort/ortRuntime.js';
+import { OrtTrainer, type StepPlan } from '../engine/ort/ortTrainer.js';
+import { hasLayerOverride } from '../engine/tfjs/layerOverrides.js';
+import type { Callback, EventName } from './callback.js';
+import type { Learner } from './learner.js';
+
+/**
+ * The events a compiled step cannot fire where they belong: forward, loss, backward and
+ * the optimizer step are one ONNX graph, so nothing can run between them. A fit whose
+ * callbacks handle one of these (in training) trains on tfjs.
+ */
+const insideStep: readonly EventName[] = ['afterPred', 'afterLoss', 'beforeBackward', 'afterCancelBackward', 'afterBackward', 'beforeStep', 'afterCancelStep'];
+
+/**
+ * The Learner's side of a training step compiled to ONNX and run on ONNX Runtime
+ * (`backendInfo().training.engine === 'ort'`): per epoch, whether this fit can use it
+ * (else one line says why, and the tfjs step runs); per batch, the step itself with
+ * the optimizer's current hypers; at the end of an epoch, the weights back to tfjs
+ * (validation, callbacks and exports read them there); at the end of a fit, the
+ * optimizer's moments back to the learner's Adam.
+ */
+export class CompiledSteps {
+  private trainer: OrtTrainer | undefined;
+  private plan: { key: string; plan: StepPlan } | undefined;
+  private readonly said = new Set<string>();
+  /** Nets a compile refused (a layer with no backward pass yet), with why. */
+  private readonly refused = new WeakMap<tf.LayersModel, string>();
+
+  constructor(private readonly learn: Learner) {}
+
+  /**
+   * Whether this epoch's training batches of `net` run compiled; says why not once per
+   * reason (unless the fit is quiet).
+   */
+  usable(net: tf.LayersModel): boolean {
+    if (backendInfo().training.engine !== 'ort') return false;
+    const why = this.whyNot(net);
+    if (why === undefined) return true;
+    const line = `fastvision: this fit trains on tfjs-${tf.getBackend()}, not ONNX Runtime: ${why}`;
+    if (!this.said.has(line) && !this.learn.quiet) this.learn.logger(line);
+    this.said.add(line);
+    return false;
+  }
+
+  /** One training step on the learner's batch; returns the loss, or undefined when the net turned out not to compile (the tfjs step runs). */
+  async step(net: tf.LayersModel, xb: tf.Tensor, yb: tf.Tensor): Promise<number | undefined> {
+    const trainer = this.trainerFor(net);
+    try {
+      await trainer.use(this.planFor(net, xb), this.learn.opt);
+    } catch (err) {
+      this.refused.set(net, (err as Error).message.replace(/^fastvision: /, ''));
+      await this.release();
+      this.usable(net); // says why, once
+      return undefined;
+    }
+    const classes = net.outputs[0]!.shape.at(-1) as number;
+    const targets = this.learn.lossFunc.softTargets!(yb, classes);
+    try {
+      const [images, soft] = await Promise.all([xb.data() as Promise<Float32Array>, targets.data() as Promise<Float32Array>]);
+      const groups = this.learn.opt.hypers.map((h) => ({ lr: h.lr, mom: h.mom, wd: h.wd, sqrMom: h.sqrMom, eps: h.eps }));
+      return await trainer.step({ images, targets: soft }, groups);
+    } finally {
+      targets.dispose();
+    }
+  }
+
+  /** Forgets the last step's update (its loss was not finite). */
+  undoLastStep(): void {
+    this.trainer?.undoLastStep();
+  }
+
+  /** The epoch's training is over: tfjs gets the weights (one copy). */
+  endEpoch(): void {
+    this.trainer?.syncWeights();
+  }
+
+  /** The fit is over: tfjs gets the weights and the Adam moments; ORT's copies are let go. */
+  endFit(): void {
+    this.trainer?.handBack(this.learn.opt);
+  }
+
+  /** Bytes the last compiled step fed to ONNX Runtime and read back. */
+  get lastStepBytes(): { in: number; out: number } | undefined {
+    return this.trainer?.lastStepBytes;
+  }
+
+  async release(): Promise<void> {
+    const t = this.trainer;
+    this.trainer = undefined;
+    this.plan = undefined;
+    await t?.dispose();
+  }
+
+  private whyNot(net: tf.LayersModel): string | undefined {
+    const refused = this.refused.get(net);
+    if (refused) return refused;
+    const loss = this.learn.lossFunc;
+    if (!loss.softTargets) return `the loss '${loss.name}' has no compiled form (cross-entropy, label smoothing and MixUp have)`;
+    if (net.outputs.length !== 1 || net.outputs[0]!.shape.length !== 2) return 'the model does not output [batch, classes] logits';
+    for (const cb of this.learn.callbacks) {
+      if (!cb.runTrain) continue;
+      const event = insideStep.find((e) => typeof (cb as Callback)[e] === 'function');
+      if (event) return `${cb.constructor.name} handles ${event}, which runs inside the step`;
+    }
+    return undefined;
+  }
+
+  private trainerFor(net: tf.LayersModel): OrtTrainer {
+    if (this.trainer?.model !== net) {
+      void this.trainer?.dispose();
+      const ort = ortRuntime();
+      if (!ort.ok) throw new Error(ort.reason);
+      this.trainer = new OrtTrainer(ort.ort, net, backendInfo().training.threads ?? 1);
+      this.plan = undefined;
+    }
+    return this.trainer;
+  }
+
+  /** What to compile for: the batch's shape, the layers that train now, their groups, BatchNorms that BnFreeze runs in inference mode. */
+  private planFor(net: tf.LayersModel, xb: tf.Tensor): StepPlan {
+    const trainableVars = new Set(this.learn.trainableVariables());
+    const groupIndex = new Map<string, number>();
+    this.learn.layerGroups.forEach((layers, g) => layers.forEach((l) => groupIndex.set(l.name, g)));
+    const trainable = new Set<string>();
+    const bnInference = new Set<string>();
+    for (const layer of net.layers) {
+      if (layer.trainableWeights.some((w) => trainableVars.has(w.read() as tf.Variable))) trainable.add(layer.name);
+      if (layer.getClassName() === 'BatchNormalization' && hasLayerOverride(layer, 'mode')) bnInference.add(layer.name);
+    }
+    const [batch, height, width] = xb.shape as [number, number, number];
+    const key = JSON.stringify([xb.shape, [...trainable], [...bnInference]]);
+    if (this.plan?.key === key) return this.plan.plan;
+    const plan: StepPlan = { batch, height, width, trainable, bnInference, groups: this.learn.nGroups, groupOf: (name) => groupIndex.get(name) ?? this.learn.nGroups - 1 };
+    this.plan = { key, plan };
+    return plan;
+  }
+}
