@@ -22,6 +22,9 @@ export interface MomentStore {
   setMoments(p: tf.Variable, gradAvg: tf.Tensor, sqrAvg: tf.Tensor, step: number): void;
 }
 
+/** Counts since the process started: compiled steps run, graphs compiled (for tests and `fastvision info`-style diagnostics). */
+export const compiledStepStats = { steps: 0, compiles: 0 };
+
 interface Compiled {
   step: CompiledTrainStep;
   session: Ort.InferenceSession;
@@ -76,6 +79,7 @@ export class OrtTrainer {
         groupOf: plan.groupOf,
       });
       next = { step, session: await createTrainSession(this.ort, step, this.threads) };
+      compiledStepStats.compiles++;
       this.compiled.set(key, next);
     }
     this.current = next;
@@ -93,6 +97,7 @@ export class OrtTrainer {
     this.spare = this.state;
     this.state = result.state;
     this.steps = this.steps.map((t) => t + 1);
+    compiledStepStats.steps++;
     this.lastStepBytes = { in: stepBytes(step, 'in'), out: stepBytes(step, 'out') };
     return result.loss;
   }
