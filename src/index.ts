@@ -135,4 +135,5 @@ export { version } from './version.js';
 export { servePage, writePage } from './deploy/pageServer.js';
 export type { ServePageOptions, PageServer } from './deploy/pageServer.js';
 export type { InferenceInfo } from './engine/inference.js';
+export type { TrainingEngineName, TrainingInfo } from './engine/training.js';
 export type { InferenceEngineName } from './engine/ort/ortRuntime.js';

@@ -6,7 +6,8 @@ export const infoUsage = `Usage: fastvision info [--backend gpu|node|wasm|cpu] [
 
 Starts the best tfjs backend that is installed and works (or the one forced by
 --backend or FASTVISION_BACKEND) and prints what it is, what its self-check found,
-which engine runs inference (ONNX Runtime, or tfjs with FASTVISION_INFERENCE=tfjs),
+which engine runs inference (ONNX Runtime, or tfjs with FASTVISION_INFERENCE=tfjs)
+and which trains (the step compiled to ONNX on ONNX Runtime, or the tfjs backend),
 which speed-ups fastvision uses on it, where pretrained weights are cached
 (FASTVISION_CACHE) and which architectures' weights are already there.
 
@@ -51,6 +52,7 @@ export async function info(args: string[]): Promise<void> {
     ['threads', String(b.threads)],
     ['gpu', String(b.gpu)],
     ['inference', b.inference.engine === 'ort' ? `ONNX Runtime (onnxruntime-node ${b.inference.version}, ${b.inference.threads} threads): ${b.inference.reason}` : `tfjs: ${b.inference.reason}`],
+    ['training', b.training.engine === 'ort' ? `ONNX Runtime, compiled step (onnxruntime-node ${b.training.version}, ${b.training.threads} threads; self-check ${b.training.selfCheck}): ${b.training.reason}` : `tfjs ${b.name}: ${b.training.reason}`],
     ['cache dir', cache.dir],
     ['offline', String(cache.offline)],
     ['model hub', cache.hubUrl],

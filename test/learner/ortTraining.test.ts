@@ -127,9 +127,11 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     await learn.fitOneCycle(5, slice(1e-5, 1e-3), { cbs: [probe] });
     expect(steps() - s).toBe(100);
     expect(new Set(tensors.slice(1)).size).toBe(1);
-    const growth = Math.max(...rss.slice(1)) - rss[1]!;
+    // RSS swings by tens of MB with the garbage collector (measured 1966, 2030, 1975, 1984, 2053 MB); a leak of one
+    // state copy per epoch would be ~90 MB an epoch here, ~360 MB over epochs 2–5.
+    const growth = Math.max(...rss.slice(1)) - Math.min(...rss.slice(1));
     console.log('RSS after epochs 1–5 (MB):', rss.map((r) => (r / 1e6).toFixed(0)).join(', '));
-    expect(growth).toBeLessThan(64e6);
+    expect(growth).toBeLessThan(160e6);
 
     learn.dls = dls.withSize(48);
     s = steps();

@@ -12,13 +12,14 @@ const tolerance = 1e-3;
  */
 export async function ortTrainSelfCheck(ort: typeof Ort): Promise<string> {
   const before = tf.memory().numTensors;
+  // Seeded initialisers: the check must not move the random stream a user's own nets are drawn from.
   const input = tf.input({ shape: [8, 8, 3] });
-  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: 'glorotUniform' }).apply(input) as tf.SymbolicTensor;
+  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ epsilon: 1e-5, momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: 3 }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: logits });
   let session: Ort.InferenceSession | undefined;
   try {
