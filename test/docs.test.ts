@@ -39,7 +39,7 @@ describe('the Markdown documentation', () => {
       }
     };
     walk(join(root, 'src'));
-    expect([...used].sort()).toEqual(['FASTVISION_BACKEND', 'FASTVISION_CACHE', 'FASTVISION_HUB_URL', 'FASTVISION_INFERENCE', 'FASTVISION_OFFLINE', 'FASTVISION_PROGRESS_INTERVAL', 'FASTVISION_QUIET', 'FASTVISION_THREADS']);
+    expect([...used].sort()).toEqual(['FASTVISION_BACKEND', 'FASTVISION_CACHE', 'FASTVISION_HUB_URL', 'FASTVISION_INFERENCE', 'FASTVISION_OFFLINE', 'FASTVISION_PROGRESS_INTERVAL', 'FASTVISION_QUIET', 'FASTVISION_THREADS', 'FASTVISION_TRAINING']);
     for (const name of used) expect(read('README.md'), name).toMatch(new RegExp(`\\| \`${name}\` \\|`));
   });
 
