@@ -70,7 +70,7 @@ console.log(
   JSON.stringify({
     framework: 'fastvision',
     config: opts.config,
-    backend: `${backendInfo().name}${backendInfo().simd ? ' simd' : ''}, ${backendInfo().threads} thread(s); inference: ${backendInfo().inference.engine}${backendInfo().inference.threads ? ` (${backendInfo().inference.threads} threads)` : ''}`,
+    backend: `${backendInfo().name}${backendInfo().simd ? ' simd' : ''}, ${backendInfo().threads} thread(s); inference: ${backendInfo().inference.engine}${backendInfo().inference.threads ? ` (${backendInfo().inference.threads} threads)` : ''}; training: ${backendInfo().training.engine}${backendInfo().training.threads ? ` (${backendInfo().training.threads} threads)` : ''}`,
     epochSeconds: timer.times,
     validSeconds: timer.validTimes,
     ortSessions: { ...sessionStats },

@@ -5,7 +5,7 @@
  * /usr/bin/python3), with the same model, head, optimizer, schedules, batch size,
  * split and seed. Prints wall time per phase, peak RSS and final accuracy, and ratios.
  *
- *   npm run bench:e2e -- [--configs default,cached] [--inference tfjs,ort] [--images 1000] [--size 128] [--bs 32]
+ *   npm run bench:e2e -- [--configs default,cached] [--training tfjs,ort] [--inference tfjs,ort] [--images 1000] [--size 128] [--bs 32]
  *
  * Configurations: `default` is fastai's (BatchNorm in the frozen body keeps training);
  * `cached` adds `trainBn: false` and BnFreeze on both sides, which lets fastvision
@@ -26,7 +26,9 @@ const { values: opts } = parseArgs({
     seed: { type: 'string', default: '42' },
     'no-torch': { type: 'boolean', default: false },
     // fastvision's inference engines to run each config with: before (tfjs) and after (ONNX Runtime).
-    inference: { type: 'string', default: 'tfjs,ort' },
+    inference: { type: 'string', default: 'ort' },
+    // And its training engines: tfjs (before) and the step compiled to ONNX on ONNX Runtime (after).
+    training: { type: 'string', default: 'tfjs,ort' },
   },
 });
 
@@ -51,14 +53,15 @@ const torch = !opts['no-torch'] && spawnSync('/usr/bin/python3', ['-c', 'import 
 
 const runs: Run[] = [];
 for (const config of opts.configs.split(',')) {
-  for (const inference of opts.inference.split(',')) {
-    process.stderr.write(`fastvision, ${config}, inference on ${inference}\n`);
-    const tsx = here('../node_modules/.bin/tsx');
-    const env = { ...process.env, FASTVISION_INFERENCE: inference };
-    const out = execFileSync(tsx, [here('./e2e-fastvision.ts'), '--config', config, ...common], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const run = JSON.parse(out.trim().split('\n').at(-1)!) as Run;
-    runs.push({ ...run, framework: `fastvision (inference: ${inference})` });
-  }
+  for (const training of opts.training.split(','))
+    for (const inference of opts.inference.split(',')) {
+      process.stderr.write(`fastvision, ${config}, training on ${training}, inference on ${inference}\n`);
+      const tsx = here('../node_modules/.bin/tsx');
+      const env = { ...process.env, FASTVISION_INFERENCE: inference, FASTVISION_TRAINING: training };
+      const out = execFileSync(tsx, [here('./e2e-fastvision.ts'), '--config', config, ...common], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+      const run = JSON.parse(out.trim().split('\n').at(-1)!) as Run;
+      runs.push({ ...run, framework: `fastvision (training: ${training}, inference: ${inference})` });
+    }
   if (torch) {
     process.stderr.write(`pytorch, ${config}\n`);
     const py = execFileSync('/usr/bin/python3', [here('./torch_e2e.py'), '--config', config, ...common], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
