@@ -57,6 +57,8 @@ export const adamDefaults: Omit<Hypers, 'lr'> = { mom: 0.9, sqrMom: 0.99, eps: 1
  */
 export class Adam {
   readonly hypers: Hypers[];
+  /** Counts {@link clearState} and {@link restore} calls: moments kept elsewhere since an older version are stale. @internal */
+  stateVersion = 0;
   private readonly state = new Map<tf.Variable, ParamState>();
 
   /**
@@ -117,6 +119,7 @@ export class Adam {
 
   /** Forgets the moments (fastai's `clear_state`), as freezing and unfreezing do. */
   clearState(): void {
+    this.stateVersion++;
     for (const s of this.state.values()) tf.dispose([s.gradAvg, s.sqrAvg]);
     this.state.clear();
   }
@@ -129,7 +132,7 @@ export class Adam {
 
   /** Puts a snapshot back and disposes it. */
   restore(snap: OptimizerSnapshot): void {
-    this.clearState();
+    this.clearState(); // (a new state version)
     snap.hypers.forEach((h, i) => Object.assign(this.hypers[i]!, h));
     for (const [p, s] of snap.state) {
       this.state.set(p, { gradAvg: tf.variable(s.gradAvg, false), sqrAvg: tf.variable(s.sqrAvg, false), step: s.step });

@@ -157,6 +157,24 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     loaded.model.dispose();
   });
 
+  it('freezing from a callback in the middle of a fit clears the optimizer state, as on tfjs (stale moments are not handed back)', async () => {
+    engine('ort');
+    const learn = await visionLearner(await patternsDls(), 'resnet18', { pretrained: false, featureCache: false, logger: () => {}, progress: false });
+    learn.unfreeze();
+    const freezer = new (class extends Callback {
+      override afterEpoch(): void {
+        if (this.learn.epoch === 0) this.learn.freeze();
+      }
+    })();
+    await learn.fit(2, 1e-3, { cbs: [freezer] });
+    const body = learn.layerGroups[0]!.find((l) => l.getClassName() === 'Conv2D')!;
+    const head = learn.layerGroups.at(-1)!.find((l) => l.getClassName() === 'Dense')!;
+    expect(learn.opt.momentsOf(body.trainableWeights[0]!.read() as tf.Variable)).toBeUndefined();
+    expect(learn.opt.momentsOf(head.trainableWeights[0]!.read() as tf.Variable)!.step).toBe(20); // the second epoch's steps only
+    learn.model.dispose();
+    learn.opt.dispose();
+  });
+
   it('a fit whose callbacks act inside the step (GradientAccumulation) trains on tfjs and says why, once', async () => {
     engine('ort');
     const lines: string[] = [];

@@ -18,6 +18,8 @@ export interface StepPlan {
 
 /** Where the optimizer's state lives between fits (fastvision's Adam): moments by variable, and step counts. */
 export interface MomentStore {
+  /** Changes whenever the store's moments are cleared or replaced (fastai's `clear_state` on freeze/unfreeze). */
+  readonly stateVersion: number;
   momentsOf(p: tf.Variable): { readonly gradAvg: tf.Tensor; readonly sqrAvg: tf.Tensor; readonly step: number } | undefined;
   setMoments(p: tf.Variable, gradAvg: tf.Tensor, sqrAvg: tf.Tensor, step: number): void;
 }
@@ -45,6 +47,8 @@ export class OrtTrainer {
   private spare: TrainState | undefined;
   /** Each group's Adam step count. */
   private steps: number[] = [];
+  /** The moment store's version the moments here were taken from. */
+  private momentsVersion = 0;
   /** The tfjs tensor each state entry was read from or written to: another one there means tfjs changed it. */
   private readonly seen = new Map<string, unknown>();
   /** Bytes fed to and read from ORT by the last step, for the performance notes. */
@@ -135,8 +139,10 @@ export class OrtTrainer {
   handBack(moments: MomentStore): void {
     if (!this.current || !this.state) return;
     this.syncWeights();
+    // Cleared meanwhile (a callback froze or unfroze in the middle of the fit): these moments are stale.
+    const stale = moments.stateVersion !== this.momentsVersion;
     for (const entry of this.current.step.state) {
-      if (!entry.slots) continue;
+      if (!entry.slots || stale) continue;
       const [avg, sqr] = entry.slots.map((s) => tf.tensor(convertLayout(entry, this.state![s.input]!.data as Float32Array, false), entry.kerasShape, 'float32'));
       moments.setMoments(variableOf(this.model, entry).read() as tf.Variable, avg!, sqr!, this.steps[entry.group]!);
       tf.dispose([avg!, sqr!]);
@@ -157,6 +163,7 @@ export class OrtTrainer {
     const { step } = this.current!;
     const state: TrainState = {};
     const steps: (number | undefined)[] = [];
+    this.momentsVersion = moments.stateVersion;
     for (const entry of step.state) {
       state[entry.key] = this.readWeight(entry);
       if (!entry.slots) continue;
