@@ -1,6 +1,7 @@
 import * as tf from '../core/tf.js';
 import { backendInfo } from '../engine/backend.js';
 import { ortRuntime } from '../engine/ort/ortRuntime.js';
+import { convertLayout, variableOf } from '../engine/onnx/training/index.js';
 import { OrtTrainer, type StepPlan } from '../engine/ort/ortTrainer.js';
 import { hasLayerOverride } from '../engine/tfjs/layerOverrides.js';
 import type { Callback, EventName } from './callback.js';
@@ -11,7 +12,15 @@ import type { Learner } from './learner.js';
  * the optimizer step are one ONNX graph, so nothing can run between them. A fit whose
  * callbacks handle one of these (in training) trains on tfjs.
  */
-const insideStep: readonly EventName[] = ['afterPred', 'afterLoss', 'beforeBackward', 'afterCancelBackward', 'afterBackward', 'beforeStep', 'afterCancelStep'];
+const insideStep: readonly EventName[] = ['afterPred', 'beforeBackward', 'afterCancelBackward'];
+
+/**
+ * The events a *split* compiled step fires in their place: the gradients come out of
+ * one graph as tfjs tensors (`learn.grads`), callbacks read or change them, and a second
+ * graph applies the optimizer. `afterLoss` may only rescale `lossGrad` (as
+ * GradientAccumulation does): the gradients are scaled by the same factor.
+ */
+const aroundGradients: readonly EventName[] = ['afterLoss', 'afterBackward', 'beforeStep', 'afterCancelStep'];
 
 /**
  * The Learner's side of a training step compiled to ONNX and run on ONNX Runtime
@@ -44,26 +53,74 @@ export class CompiledSteps {
     return false;
   }
 
-  /** One training step on the learner's batch; returns the loss, or undefined when the net turned out not to compile (the tfjs step runs). */
+  /** Whether this fit's callbacks need the gradients between backward and step (a split step). */
+  get split(): boolean {
+    return this.learn.callbacks.some((cb) => cb.runTrain && aroundGradients.some((e) => typeof (cb as Callback)[e] === 'function'));
+  }
+
+  /** One fused training step on the learner's batch; returns the loss, or undefined when the net turned out not to compile (the tfjs step runs). */
   async step(net: tf.LayersModel, xb: tf.Tensor, yb: tf.Tensor): Promise<number | undefined> {
+    const trainer = await this.ready(net, xb, false);
+    if (!trainer) return undefined;
+    return trainer.step(await this.batchOf(net, xb, yb), this.hypers());
+  }
+
+  /**
+   * A split step's first half: the loss, and the gradients as tfjs tensors keyed by
+   * variable name (the caller owns them); undefined when the net does not compile.
+   */
+  async gradients(net: tf.LayersModel, xb: tf.Tensor, yb: tf.Tensor): Promise<{ loss: number; grads: tf.NamedTensorMap } | undefined> {
+    const trainer = await this.ready(net, xb, true);
+    if (!trainer) return undefined;
+    const { loss, grads } = await trainer.gradients(await this.batchOf(net, xb, yb));
+    const named: tf.NamedTensorMap = {};
+    for (const entry of trainer.entries) {
+      const g = grads[entry.key];
+      if (g) named[(variableOf(net, entry).read() as tf.Variable).name] = tf.tensor(convertLayout(entry, g, false), entry.kerasShape, 'float32');
+    }
+    return { loss, grads: named };
+  }
+
+  /** A split step's second half: the optimizer's update from `grads` (keyed by variable name, as `learn.grads`). */
+  async applyGradients(net: tf.LayersModel, grads: tf.NamedTensorMap): Promise<void> {
+    const trainer = this.trainer!;
+    const byKey: Record<string, Float32Array> = {};
+    for (const entry of trainer.entries) {
+      if (!entry.slots) continue;
+      const g = grads[(variableOf(net, entry).read() as tf.Variable).name];
+      if (!g) throw new Error(`fastvision: no gradient for ${entry.key} to apply`);
+      byKey[entry.key] = convertLayout(entry, (await g.data()) as Float32Array, true);
+    }
+    await trainer.applyGradients(byKey, this.hypers());
+  }
+
+  /** The trainer, ready with the step for this batch; undefined (having said why) when the net does not compile. */
+  private async ready(net: tf.LayersModel, xb: tf.Tensor, split: boolean): Promise<OrtTrainer | undefined> {
     const trainer = this.trainerFor(net);
     try {
-      await trainer.use(this.planFor(net, xb), this.learn.opt);
+      await trainer.use(this.planFor(net, xb, split), this.learn.opt);
+      return trainer;
     } catch (err) {
       this.refused.set(net, (err as Error).message.replace(/^fastvision: /, ''));
       await this.release();
       this.usable(net); // says why, once
       return undefined;
     }
+  }
+
+  private async batchOf(net: tf.LayersModel, xb: tf.Tensor, yb: tf.Tensor): Promise<{ images: Float32Array; targets: Float32Array }> {
     const classes = net.outputs[0]!.shape.at(-1) as number;
     const targets = this.learn.lossFunc.softTargets!(yb, classes);
     try {
       const [images, soft] = await Promise.all([xb.data() as Promise<Float32Array>, targets.data() as Promise<Float32Array>]);
-      const groups = this.learn.opt.hypers.map((h) => ({ lr: h.lr, mom: h.mom, wd: h.wd, sqrMom: h.sqrMom, eps: h.eps }));
-      return await trainer.step({ images, targets: soft }, groups);
+      return { images, targets: soft };
     } finally {
       targets.dispose();
     }
+  }
+
+  private hypers() {
+    return this.learn.opt.hypers.map((h) => ({ lr: h.lr, mom: h.mom, wd: h.wd, sqrMom: h.sqrMom, eps: h.eps }));
   }
 
   /** Forgets the last step's update (its loss was not finite). */
@@ -102,7 +159,7 @@ export class CompiledSteps {
     for (const cb of this.learn.callbacks) {
       if (!cb.runTrain) continue;
       const event = insideStep.find((e) => typeof (cb as Callback)[e] === 'function');
-      if (event) return `${cb.constructor.name} handles ${event}, which runs inside the step`;
+      if (event) return `${cb.constructor.name} handles ${event}, which would run inside the compiled step`;
     }
     return undefined;
   }
@@ -119,7 +176,7 @@ export class CompiledSteps {
   }
 
   /** What to compile for: the batch's shape, the layers that train now, their groups, BatchNorms that BnFreeze runs in inference mode. */
-  private planFor(net: tf.LayersModel, xb: tf.Tensor): StepPlan {
+  private planFor(net: tf.LayersModel, xb: tf.Tensor, split: boolean): StepPlan {
     const trainableVars = new Set(this.learn.trainableVariables());
     const groupIndex = new Map<string, number>();
     this.learn.layerGroups.forEach((layers, g) => layers.forEach((l) => groupIndex.set(l.name, g)));
@@ -130,9 +187,9 @@ export class CompiledSteps {
       if (layer.getClassName() === 'BatchNormalization' && hasLayerOverride(layer, 'mode')) bnInference.add(layer.name);
     }
     const [batch, height, width] = xb.shape as [number, number, number];
-    const key = JSON.stringify([xb.shape, [...trainable], [...bnInference]]);
+    const key = JSON.stringify([xb.shape, [...trainable], [...bnInference], split]);
     if (this.plan?.key === key) return this.plan.plan;
-    const plan: StepPlan = { batch, height, width, trainable, bnInference, groups: this.learn.nGroups, groupOf: (name) => groupIndex.get(name) ?? this.learn.nGroups - 1 };
+    const plan: StepPlan = { batch, height, width, trainable, bnInference, groups: this.learn.nGroups, groupOf: (name) => groupIndex.get(name) ?? this.learn.nGroups - 1, split };
     this.plan = { key, plan };
     return plan;
   }

@@ -689,11 +689,13 @@ export class Learner {
 
   /**
    * A step compiled to ONNX: forward, loss, backward and the optimizer step in one
-   * graph run, so no event fires inside it (a fit whose callbacks need those trains on
-   * tfjs); `beforeStep`/`afterStep` still bracket it. False when the net does not
-   * compile after all (then the tfjs step runs).
+   * graph run, so no event fires inside it; `beforeStep`/`afterStep` still bracket it
+   * (a fit whose callbacks work on the gradients runs the split form below; one whose
+   * callbacks need `afterPred` or `beforeBackward` trains on tfjs). False when the net
+   * does not compile after all (then the tfjs step runs).
    */
   private async compiledStep(net: tf.LayersModel): Promise<boolean> {
+    if (this.compiledSteps.split) return this.splitCompiledStep(net);
     const value = await this.compiledSteps.step(net, this.xb!, this.yb!);
     if (value === undefined) {
       this.compiledNet = undefined;
@@ -702,21 +704,60 @@ export class Learner {
     this.setLoss(tf.scalar(value));
     if (!this.allowNonFinite && !Number.isFinite(value)) {
       this.compiledSteps.undoLastStep();
-      const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
-      throw new FastvisionError('TRAINING', `the training loss is ${value} at epoch ${this.epoch}, iteration ${this.iter} (lr ${lrs}); training stopped`);
+      this.throwNonFinite(value);
     }
     await this.withEvents('Step', CancelStepException, async () => {});
     return true;
+  }
+
+  /**
+   * A compiled step in two graphs, for callbacks that work on the gradients: the loss
+   * and gradients come out (`afterLoss` may rescale `lossGrad`, and the gradients follow),
+   * `afterBackward` and `beforeStep` see `learn.grads` as on tfjs (GradientClip changes
+   * them, GradientAccumulation skips steps and they add up), then the update graph
+   * applies them.
+   */
+  private async splitCompiledStep(net: tf.LayersModel): Promise<boolean> {
+    const out = await this.compiledSteps.gradients(net, this.xb!, this.yb!);
+    if (!out) {
+      this.compiledNet = undefined;
+      return false;
+    }
+    let grads = out.grads;
+    try {
+      this.setLoss(tf.scalar(out.loss));
+      const lossGrad = this.lossGrad;
+      await this.fire('afterLoss');
+      if (!this.allowNonFinite && !Number.isFinite(out.loss)) this.throwNonFinite(out.loss);
+      if (this.lossGrad !== lossGrad) {
+        const scale = (await this.lossGrad!.data())[0]! / out.loss;
+        const scaled = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)])));
+        tf.dispose(Object.values(grads));
+        grads = scaled;
+      }
+    } catch (err) {
+      tf.dispose(Object.values(grads));
+      throw err;
+    }
+    this.accumulate(grads);
+    await this.fire('afterBackward');
+    await this.withEvents('Step', CancelStepException, async () => {
+      if (this.grads) await this.compiledSteps.applyGradients(net, this.grads);
+    });
+    this.disposeGrads();
+    return true;
+  }
+
+  private throwNonFinite(value: number): never {
+    const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
+    throw new FastvisionError('TRAINING', `the training loss is ${value} at epoch ${this.epoch}, iteration ${this.iter} (lr ${lrs}); training stopped`);
   }
 
   /** On wasm and cpu, where a read is free, a non-finite loss stops the fit before its step. */
   private checkFinite(): void {
     if (this.allowNonFinite || !capabilities().hostMemory) return;
     const value = this.loss!.dataSync()[0]!;
-    if (!Number.isFinite(value)) {
-      const lrs = this.opt.hypers.map((h) => h.lr.toExponential(3)).join(', ');
-      throw new FastvisionError('TRAINING', `the training loss is ${value} at epoch ${this.epoch}, iteration ${this.iter} (lr ${lrs}); training stopped`);
-    }
+    if (!Number.isFinite(value)) this.throwNonFinite(value);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type * as Ort from 'onnxruntime-node';
 import * as tf from '../../core/tf.js';
-import { compileTrainStep, convertLayout, createTrainSession, trainStepOrt, variableOf, writeTrainState, type CompiledTrainStep, type GroupStepHypers, type StateEntry, type TrainBatch, type TrainState } from '../onnx/training/index.js';
+import { compileTrainStep, compileUpdateStep, convertLayout, createTrainSession, trainStepOrt, updateStepOrt, variableOf, writeTrainState, type CompiledTrainStep, type GroupStepHypers, type StateEntry, type TrainBatch, type TrainState } from '../onnx/training/index.js';
 
 /** What a training step is compiled for: one per batch shape, set of trainable layers and layer grouping. */
 export interface StepPlan {
@@ -14,6 +14,8 @@ export interface StepPlan {
   /** Each layer's group; `groups` of them. */
   groupOf: (layer: string) => number;
   groups: number;
+  /** Two graphs: gradients out (callbacks may read and change them), then the optimizer's update from gradients in. */
+  split: boolean;
 }
 
 /** Where the optimizer's state lives between fits (fastvision's Adam): moments by variable, and step counts. */
@@ -30,6 +32,10 @@ export const compiledStepStats = { steps: 0, compiles: 0 };
 interface Compiled {
   step: CompiledTrainStep;
   session: Ort.InferenceSession;
+  /** A split plan's update graph. */
+  update?: { step: CompiledTrainStep; session: Ort.InferenceSession };
+  /** Every state entry, with its optimizer buffers (from the update graph when split). */
+  entries: StateEntry[];
 }
 
 /**
@@ -81,8 +87,15 @@ export class OrtTrainer {
         bnInference: (name) => plan.bnInference.has(name),
         groups: plan.groups,
         groupOf: plan.groupOf,
+        update: !plan.split,
       });
-      next = { step, session: await createTrainSession(this.ort, step, this.threads) };
+      const session = await createTrainSession(this.ort, step, this.threads);
+      if (plan.split) {
+        const updateStep = compileUpdateStep(step, 'adam', plan.groups);
+        const updated = new Map(updateStep.state.map((e) => [e.key, e]));
+        const entries = step.state.map((e) => updated.get(e.key) ?? e);
+        next = { step, session, update: { step: updateStep, session: await createTrainSession(this.ort, updateStep, this.threads) }, entries };
+      } else next = { step, session, entries: step.state };
       compiledStepStats.compiles++;
       this.compiled.set(key, next);
     }
@@ -104,6 +117,39 @@ export class OrtTrainer {
     compiledStepStats.steps++;
     this.lastStepBytes = { in: stepBytes(step, 'in'), out: stepBytes(step, 'out') };
     return result.loss;
+  }
+
+  /**
+   * A split plan's first graph: the loss and every trainable weight's gradient (ONNX
+   * layout, by state key); the BatchNorm statistics update, the weights do not.
+   */
+  async gradients(batch: TrainBatch): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+    const { step, session } = this.current!;
+    this.refreshChanged();
+    const masks = batch.masks ?? this.dropoutMasks(step);
+    const result = await trainStepOrt(this.ort, session, step, this.state!, { ...batch, masks }, { groups: [] });
+    this.state = { ...this.state, ...result.state }; // new BatchNorm statistics; the optimizer's buffers are not the gradient graph's
+    compiledStepStats.steps++;
+    return { loss: result.loss, grads: Object.fromEntries(Object.entries(result.grads).map(([k, t]) => [k, t.data as Float32Array])) };
+  }
+
+  /** A split plan's second graph: the optimizer's update from `grads` (ONNX layout, by state key). */
+  async applyGradients(grads: Record<string, Float32Array>, groups: Omit<GroupStepHypers, 'step'>[]): Promise<void> {
+    const update = this.current!.update!;
+    const hypers = groups.map((h, g) => ({ ...h, step: this.steps[g]! + 1 }));
+    const next = await updateStepOrt(this.ort, update.session, update.step, this.state!, grads, { groups: hypers }, this.spare);
+    this.spare = { ...next };
+    for (const e of update.step.state) {
+      this.spare[e.key] = this.state![e.key]!;
+      for (const slot of e.slots!) this.spare[slot.input] = this.state![slot.input]!;
+    }
+    this.state = next;
+    this.steps = this.steps.map((t) => t + 1);
+  }
+
+  /** The state entries of the current step (with optimizer buffers). */
+  get entries(): readonly StateEntry[] {
+    return this.current?.entries ?? [];
   }
 
   /** Goes back to the state before the last step (its loss was not finite: the fit stops without its update, as on tfjs). */
@@ -131,8 +177,8 @@ export class OrtTrainer {
   /** Writes the weights and BatchNorm statistics into the tfjs model (the moments stay here). */
   syncWeights(): void {
     if (!this.current || !this.state) return;
-    writeTrainState(this.model, this.current.step, this.state);
-    for (const entry of this.current.step.state) this.seen.set(entry.key, dataIdOf(this.model, entry));
+    writeTrainState(this.model, { ...this.current.step, state: this.current.entries }, this.state);
+    for (const entry of this.current.entries) this.seen.set(entry.key, dataIdOf(this.model, entry));
   }
 
   /** Writes the weights and the moments back to tfjs, and lets go of the state (the next {@link use} reads tfjs again). */
@@ -141,7 +187,7 @@ export class OrtTrainer {
     this.syncWeights();
     // Cleared meanwhile (a callback froze or unfroze in the middle of the fit): these moments are stale.
     const stale = moments.stateVersion !== this.momentsVersion;
-    for (const entry of this.current.step.state) {
+    for (const entry of this.current.entries) {
       if (!entry.slots || stale) continue;
       const [avg, sqr] = entry.slots.map((s) => tf.tensor(convertLayout(entry, this.state![s.input]!.data as Float32Array, false), entry.kerasShape, 'float32'));
       moments.setMoments(variableOf(this.model, entry).read() as tf.Variable, avg!, sqr!, this.steps[entry.group]!);
@@ -153,18 +199,18 @@ export class OrtTrainer {
   async dispose(): Promise<void> {
     this.state = this.spare = undefined;
     this.current = undefined;
-    const sessions = [...this.compiled.values()].map((c) => c.session);
+    const sessions = [...this.compiled.values()].flatMap((c) => [c.session, ...(c.update ? [c.update.session] : [])]);
     this.compiled.clear();
     await Promise.all(sessions.map((s) => s.release()));
   }
 
   /** The state from tfjs: weights, statistics, and Adam's moments and step counts (all of a group's parameters share one). */
   private takeFromTfjs(moments: MomentStore): void {
-    const { step } = this.current!;
+    const { step, entries } = this.current!;
     const state: TrainState = {};
     const steps: (number | undefined)[] = [];
     this.momentsVersion = moments.stateVersion;
-    for (const entry of step.state) {
+    for (const entry of entries) {
       state[entry.key] = this.readWeight(entry);
       if (!entry.slots) continue;
       const m = moments.momentsOf(variableOf(this.model, entry).read() as tf.Variable);
@@ -185,7 +231,7 @@ export class OrtTrainer {
 
   /** Weights tfjs changed since they were last read or written here are read again. */
   private refreshChanged(): void {
-    for (const entry of this.current!.step.state) {
+    for (const entry of this.current!.entries) {
       if (this.seen.get(entry.key) === dataIdOf(this.model, entry)) continue;
       const fresh = this.readWeight(entry);
       this.state![entry.key] = fresh;
@@ -202,7 +248,7 @@ export class OrtTrainer {
 
 function planKey(plan: StepPlan): string {
   const groups = [...plan.trainable].sort().map((n) => `${n}:${plan.groupOf(n)}`);
-  return JSON.stringify([plan.batch, plan.height, plan.width, plan.groups, groups, [...plan.bnInference].sort()]);
+  return JSON.stringify([plan.batch, plan.height, plan.width, plan.groups, groups, [...plan.bnInference].sort(), plan.split]);
 }
 
 function dataIdOf(model: tf.LayersModel, entry: StateEntry): unknown {

@@ -87,7 +87,8 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
   const classes = model.outputs[0]!.shape.at(-1);
   if (typeof classes !== 'number') throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep needs logits [batch, classes]; '${model.name}' outputs ${JSON.stringify(model.outputs[0]!.shape)}`);
   const targets = addInput('targets', [batch, classes]);
-  const hypers: GroupHypers[] = Array.from({ length: groups }, (_, k) => {
+  const update = cfg.update ?? true;
+  const hypers: GroupHypers[] = Array.from({ length: update ? groups : 0 }, (_, k) => {
     const h = Object.fromEntries(optimizer.hypers.map((name) => [name, addInput(`g${k}:${name}`, [])]));
     return { ...h, ...optimizer.derive(graph, h, k) };
   });
@@ -137,7 +138,7 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
         const group = groupOf(layer.name);
         if (!(Number.isInteger(group) && group >= 0 && group < groups)) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep's groupOf('${layer.name}') is ${group}; expected a whole number in [0, ${groups})`);
         const entry: StateEntry = { key, layer: layer.name, index, kind: running ? 'runningStat' : 'weight', shape, kerasShape, layout: conv ? 'conv' : depthwise ? 'depthwise' : 'plain', decay: role === 'kernel' || depthwise, group };
-        if (!running && trainable) entry.slots = optimizer.slots.map((slot) => ({ input: `${key}:${slot}`, output: `${key}:${slot}:next` }));
+        if (!running && trainable && update) entry.slots = optimizer.slots.map((slot) => ({ input: `${key}:${slot}`, output: `${key}:${slot}:next` }));
         state.push(entry);
         weights.set(role, entry);
         const input = addInput(key, shape, 'float32', false);
@@ -193,6 +194,10 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
       continue;
     }
     const g = gradOf.get(entry);
+    if (g && !update) {
+      addOutput(g, (entry.gradient = `${entry.key}:grad`));
+      continue;
+    }
     if (!g || !entry.slots) continue;
     const slots = entry.slots.map((slot) => ({ name: slot.input, shape: entry.shape }));
     const next = optimizer.update(graph, input, slots, g, hypers[entry.group]!, entry.decay, `${cfg.optimizer}_${entry.key.replace(/\W/g, '_')}`);

@@ -52,6 +52,7 @@ function targetsOf(step: CompiledTrainStep, batch: TrainBatch): Float32Array {
 function hyperFeeds(ort: typeof Ort, step: CompiledTrainStep, hypers: StepHypers): Record<string, Ort.Tensor> {
   const feeds: Record<string, Ort.Tensor> = {};
   const groups = step.config.groups ?? 1;
+  if (!step.inputs.some((i) => i.name.startsWith('g0:'))) return feeds; // a gradient step: no optimizer inside
   if (hypers.groups.length !== groups) throw new Error(`fastvision: the step was compiled for ${groups} layer group(s), got hyper-parameters for ${hypers.groups.length}`);
   hypers.groups.forEach((h, k) => {
     const t = h.step ?? hypers.step ?? 1;
@@ -117,4 +118,32 @@ export async function trainStepOrt(ort: typeof Ort, session: Ort.InferenceSessio
     if (entry.gradient) grads[entry.key] = out[entry.gradient]!;
   }
   return { loss: (out.loss!.data as Float32Array)[0]!, state: next, grads };
+}
+
+/**
+ * Runs a {@link compileUpdateStep} graph: the optimizer's update of `state` from
+ * `grads` (ONNX layout, by state key). Returns the new state; `into` as for
+ * {@link trainStepOrt}.
+ */
+export async function updateStepOrt(ort: typeof Ort, session: Ort.InferenceSession, step: CompiledTrainStep, state: TrainState, grads: Record<string, Float32Array>, hypers: StepHypers, into?: TrainState): Promise<TrainState> {
+  const feeds: Record<string, Ort.Tensor> = { ...hyperFeeds(ort, step, hypers) };
+  const fetches: Record<string, Ort.Tensor | null> = {};
+  for (const entry of step.state) {
+    const g = grads[entry.key];
+    if (!g) throw new Error(`fastvision: the update needs the gradient of ${entry.key}`);
+    feeds[entry.key] = state[entry.key]!;
+    feeds[`${entry.key}:grad`] = new ort.Tensor('float32', g, entry.shape);
+    fetches[entry.output!] = into?.[entry.key] ?? null;
+    for (const slot of entry.slots!) {
+      feeds[slot.input] = state[slot.input]!;
+      fetches[slot.output] = into?.[slot.input] ?? null;
+    }
+  }
+  const out = await session.run(feeds, fetches as Ort.InferenceSession.FetchesType);
+  const next: TrainState = { ...state };
+  for (const entry of step.state) {
+    next[entry.key] = into?.[entry.key] ?? out[entry.output!]!;
+    for (const slot of entry.slots!) next[slot.input] = into?.[slot.input] ?? out[slot.output]!;
+  }
+  return next;
 }

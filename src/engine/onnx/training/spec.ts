@@ -22,6 +22,13 @@ export interface TrainStepConfig {
   trainable: (layerName: string) => boolean;
   /** BatchNorm layers that run in inference mode (running statistics, no updates), as fastai's BnFreeze runs frozen ones. Default none. */
   bnInference?: (layerName: string) => boolean;
+  /**
+   * False: no optimizer in the graph — it outputs every trainable weight's gradient
+   * (`<key>:grad`) and leaves the weights as they are (BatchNorm statistics still
+   * update), for callbacks that read or change gradients before the step; the update is
+   * then {@link compileUpdateStep}'s graph. Default true.
+   */
+  update?: boolean;
   /** Also output every trainable weight's gradient (`<key>:grad`), for tests and diagnostics. Default false. */
   outputGradients?: boolean;
   /** Also output the forward pass's logits (`logits`, `[batch, classes]`). Default false. */
