@@ -175,6 +175,16 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     learn.opt.dispose();
   });
 
+  it('a split step (gradients out, update in) equals the fused one exactly', async () => {
+    engine('ort');
+    const [fused, split] = await twins({ ps: 0, featureCache: false });
+    await fused.fit(1, 1e-3);
+    await split.fit(1, 1e-3, { cbs: [new (class extends Callback { override afterBackward(): void {} })()] });
+    expect(split.recorder.losses).toEqual(fused.recorder.losses);
+    expect(split.model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(fused.model.getWeights().map((w) => Array.from(w.dataSync())));
+    for (const l of [fused, split]) l.model.dispose();
+  });
+
   it('GradientAccumulation and GradientClip run on ort as a split step (gradients out, callbacks, update in) and follow wasm', async () => {
     const [onOrt, onWasm] = await twins({ ps: 0, featureCache: false }, 64);
     for (const [learn, name] of [[onOrt, 'ort'], [onWasm, 'tfjs']] as const) {
