@@ -110,7 +110,8 @@ export class CompiledSteps {
 
   private async batchOf(net: tf.LayersModel, xb: tf.Tensor, yb: tf.Tensor): Promise<{ images: Float32Array; targets: Float32Array }> {
     const classes = net.outputs[0]!.shape.at(-1) as number;
-    const targets = this.learn.lossFunc.softTargets!(yb, classes);
+    const loss = this.learn.lossFunc;
+    const targets = loss.softTargets ? loss.softTargets(yb, classes) : loss.sigmoidTargets!(yb, classes);
     try {
       const [images, soft] = await Promise.all([xb.data() as Promise<Float32Array>, targets.data() as Promise<Float32Array>]);
       return { images, targets: soft };
@@ -154,7 +155,7 @@ export class CompiledSteps {
     const refused = this.refused.get(net);
     if (refused) return refused;
     const loss = this.learn.lossFunc;
-    if (!loss.softTargets) return `the loss '${loss.name}' has no compiled form (cross-entropy, label smoothing and MixUp have)`;
+    if (!loss.softTargets && !loss.sigmoidTargets) return `the loss '${loss.name}' has no compiled form (cross-entropy, label smoothing, BCE-with-logits and MixUp have)`;
     if (net.outputs.length !== 1 || net.outputs[0]!.shape.length !== 2) return 'the model does not output [batch, classes] logits';
     for (const cb of this.learn.callbacks) {
       if (!cb.runTrain) continue;
@@ -187,9 +188,9 @@ export class CompiledSteps {
       if (layer.getClassName() === 'BatchNormalization' && hasLayerOverride(layer, 'mode')) bnInference.add(layer.name);
     }
     const [batch, height, width] = xb.shape as [number, number, number];
-    const key = JSON.stringify([xb.shape, [...trainable], [...bnInference], split]);
+    const key = JSON.stringify([xb.shape, [...trainable], [...bnInference], split, Boolean(this.learn.lossFunc.softTargets)]);
     if (this.plan?.key === key) return this.plan.plan;
-    const plan: StepPlan = { batch, height, width, trainable, bnInference, groups: this.learn.nGroups, groupOf: (name) => groupIndex.get(name) ?? this.learn.nGroups - 1, split };
+    const plan: StepPlan = { batch, height, width, trainable, bnInference, groups: this.learn.nGroups, groupOf: (name) => groupIndex.get(name) ?? this.learn.nGroups - 1, split, loss: this.learn.lossFunc.softTargets ? 'crossEntropy' : 'bceWithLogits' };
     this.plan = { key, plan };
     return plan;
   }

@@ -17,6 +17,11 @@ export interface LossFunc {
    * train on tfjs.
    */
   softTargets?(targ: tf.Tensor, classes: number): tf.Tensor2D;
+  /**
+   * Present when the loss is fastai's BCE-with-logits (mean over items and classes)
+   * against some `[batch, classes]` targets: those targets for `targ`, for a compiled step.
+   */
+  sigmoidTargets?(targ: tf.Tensor, classes: number): tf.Tensor2D;
 }
 
 /**
@@ -68,6 +73,7 @@ export function bceWithLogitsLossFlat(thresh = 0.5): LossFunc {
     });
   return named(loss, 'FlattenedLoss of BCEWithLogitsLoss()', {
     thresh,
+    sigmoidTargets: (targ: tf.Tensor, c: number) => tf.tidy(() => targ.reshape([-1, c]).toFloat() as tf.Tensor2D),
     activation: (pred: tf.Tensor) => tf.sigmoid(pred),
     decodes: (probs: tf.Tensor) => tf.greater(probs, thresh),
   } as Omit<LossFunc, 'name' | keyof CallableFunction>);

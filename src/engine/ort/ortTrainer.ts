@@ -14,6 +14,8 @@ export interface StepPlan {
   /** Each layer's group; `groups` of them. */
   groupOf: (layer: string) => number;
   groups: number;
+  /** The loss the graph computes from the batch's targets. */
+  loss: 'crossEntropy' | 'bceWithLogits';
   /** Two graphs: gradients out (callbacks may read and change them), then the optimizer's update from gradients in. */
   split: boolean;
 }
@@ -81,7 +83,7 @@ export class OrtTrainer {
         batch: plan.batch,
         height: plan.height,
         width: plan.width,
-        loss: 'crossEntropy',
+        loss: plan.loss,
         optimizer: 'adam',
         trainable: (name) => plan.trainable.has(name),
         bnInference: (name) => plan.bnInference.has(name),
@@ -248,7 +250,7 @@ export class OrtTrainer {
 
 function planKey(plan: StepPlan): string {
   const groups = [...plan.trainable].sort().map((n) => `${n}:${plan.groupOf(n)}`);
-  return JSON.stringify([plan.batch, plan.height, plan.width, plan.groups, groups, [...plan.bnInference].sort(), plan.split]);
+  return JSON.stringify([plan.batch, plan.height, plan.width, plan.groups, groups, [...plan.bnInference].sort(), plan.split, plan.loss]);
 }
 
 function dataIdOf(model: tf.LayersModel, entry: StateEntry): unknown {

@@ -10,7 +10,7 @@ import { convTrain } from './conv.js';
 import { denseTrain } from './dense.js';
 import { dropoutTrain } from './dropout.js';
 import { unsupportedForTraining, type LayerContext, type LayerStep, type LayerWriter } from './layerStep.js';
-import { crossEntropy } from './loss.js';
+import { bceWithLogits, crossEntropy } from './loss.js';
 import { addTrain, concatenateTrain } from './merge.js';
 import { zeroPaddingTrain } from './padding.js';
 import { globalAvgPoolTrain, globalMaxPoolTrain, maxPoolTrain } from './pooling.js';
@@ -55,7 +55,8 @@ const opset = 16;
  * @throws FastvisionError `BAD_OPTION` naming a layer it cannot write (e.g. a DepthwiseConv2D: no backward yet).
  */
 export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): CompiledTrainStep {
-  if (cfg.loss !== 'crossEntropy') throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep supports loss 'crossEntropy' for now, got '${cfg.loss}'`);
+  const lossOf = { crossEntropy, bceWithLogits }[cfg.loss];
+  if (!lossOf) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep's loss must be 'crossEntropy' or 'bceWithLogits', got '${cfg.loss}'`);
   const optimizer = optimizers[cfg.optimizer];
   if (!optimizer) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep's optimizer must be ${Object.keys(optimizers).map((k) => `'${k}'`).join(' or ')}, got '${cfg.optimizer}'`);
   const groups = cfg.groups ?? 1;
@@ -159,7 +160,7 @@ export function compileTrainStep(model: tf.LayersModel, cfg: TrainStepConfig): C
 
   const logits = values.get(model.outputs[0]!.id)!;
   if (logits.shape.length !== 2) throw new FastvisionError('BAD_OPTION', `fastvision: compileTrainStep needs logits [batch, classes]; '${model.name}' outputs rank ${logits.shape.length}`);
-  const { loss, dLogits } = crossEntropy(graph, logits, targets);
+  const { loss, dLogits } = lossOf(graph, logits, targets);
   addOutput(loss, 'loss', true);
   if (cfg.outputLogits) addOutput(logits, 'logits', true);
 

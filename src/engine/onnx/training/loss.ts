@@ -16,3 +16,21 @@ export function crossEntropy(graph: TrainGraph, logits: TVal, targets: TVal): { 
   const dLogits = graph.bin('Mul', graph.bin('Sub', probs, targets, 'loss_diff'), graph.scalar(1 / n), 'loss_grad');
   return { loss, dLogits };
 }
+
+/**
+ * fastai's `BCEWithLogitsLossFlat`: the mean over every item and class of
+ * max(x, 0) − x·t + log(1 + e^−|x|) against multi-hot (or MixUp-mixed) targets, and its
+ * gradient (sigmoid(x) − t)/(N·K).
+ */
+export function bceWithLogits(graph: TrainGraph, logits: TVal, targets: TVal): { loss: TVal; dLogits: TVal } {
+  const [n, k] = logits.shape as [number, number];
+  const relu = graph.op('Relu', [logits], [n, k], 'loss_relu');
+  const xt = graph.bin('Mul', logits, targets, 'loss_xt');
+  const negAbs = graph.op('Neg', [graph.op('Abs', [logits], [n, k], 'loss_abs')], [n, k], 'loss_negabs');
+  const softplus = graph.op('Softplus', [negAbs], [n, k], 'loss_softplus');
+  const elementwise = graph.bin('Add', graph.bin('Sub', relu, xt, 'loss_linear'), softplus, 'loss_items');
+  const loss = graph.bin('Mul', graph.reduceSum(elementwise, [0, 1], false, 'loss_sum'), graph.scalar(1 / (n * k)), 'loss_mean');
+  const probs = graph.op('Sigmoid', [logits], [n, k], 'loss_probs');
+  const dLogits = graph.bin('Mul', graph.bin('Sub', probs, targets, 'loss_diff'), graph.scalar(1 / (n * k)), 'loss_grad');
+  return { loss, dLogits };
+}

@@ -5,8 +5,12 @@ export interface TrainStepConfig {
   batch: number;
   height: number;
   width: number;
-  /** Mean softmax cross-entropy over the batch against soft targets (one-hot rows: tfjs's `losses.softmaxCrossEntropy`). */
-  loss: 'crossEntropy';
+  /**
+   * `'crossEntropy'`: mean softmax cross-entropy over the batch against soft targets
+   * (one-hot rows: tfjs's `losses.softmaxCrossEntropy`). `'bceWithLogits'`: fastai's
+   * BCEWithLogitsLossFlat, the mean over items and classes, against multi-hot targets.
+   */
+  loss: 'crossEntropy' | 'bceWithLogits';
   /**
    * `'adam'`: fastai's Adam (AdamW), the Learner's optimizer. `'sgd'`: SGD with
    * momentum, fastai's form: `p ← p·(1 − lr·wd)`, then `m ← mom·m + g`, `p ← p − lr·m`
