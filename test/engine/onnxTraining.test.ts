@@ -14,6 +14,7 @@ import {
   type CompiledTrainStep,
   type TrainState,
 } from '../../src/engine/onnx/training/index.js';
+import { normRelative } from '../../src/engine/ort/trainSelfCheck.js';
 import { Adam } from '../../src/learner/optimizer.js';
 import { createVisionModel } from '../../src/vision/visionModel.js';
 import { randomArray, relativeError } from '../helpers/random.js';
@@ -23,22 +24,13 @@ import { randomArray, relativeError } from '../helpers/random.js';
  * gradients (`tf.variableGrads` on wasm, the same loss) and tfjs's SGD-momentum update.
  */
 
-/** ‖a − b‖ / ‖b‖: float32 engines differ in rounding, and BatchNorm amplifies it; compare whole tensors. */
+/** ‖a‖ (gradients are compared by `normRelative`: float32 engines differ in rounding, and BatchNorm amplifies it). */
 function norm(a: ArrayLike<number>): number {
   let n = 0;
   for (let i = 0; i < a.length; i++) n += a[i]! ** 2;
   return Math.sqrt(n);
 }
 
-function normRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i]! - b[i]!) ** 2;
-    n += b[i]! ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(n), 1e-30);
-}
 
 const lr = 0.1;
 const mom = 0.9;

@@ -52,7 +52,8 @@ export async function ortTrainSelfCheck(ort: typeof Ort): Promise<string> {
   }
 }
 
-function normRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** ‖a − b‖ / ‖b‖: how two float32 engines' tensors are compared (rounding differs elementwise; BatchNorm amplifies it). */
+export function normRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;
   let n = 0;
   for (let i = 0; i < b.length; i++) {
