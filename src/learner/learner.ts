@@ -730,7 +730,8 @@ export class Learner {
       await this.fire('afterLoss');
       if (!this.allowNonFinite && !Number.isFinite(out.loss)) this.throwNonFinite(out.loss);
       if (this.lossGrad !== lossGrad) {
-        const scale = (await this.lossGrad!.data())[0]! / out.loss;
+        // A zero loss has (near-)zero gradients, whatever the factor.
+        const scale = out.loss === 0 ? 1 : (await this.lossGrad!.data())[0]! / out.loss;
         const scaled = tf.tidy(() => Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)])));
         tf.dispose(Object.values(grads));
         grads = scaled;
