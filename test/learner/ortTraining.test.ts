@@ -79,7 +79,7 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
       l.opt.dispose();
     }
     expect(tf.memory().numTensors).toBeLessThanOrEqual(tensors);
-  });
+  }, 600_000); // minutes on a loaded machine
 
   it('trainBn: false with BnFreeze runs frozen BatchNorms in inference mode, as on wasm', async () => {
     const [onOrt, onWasm] = await twins({ ps: 0, featureCache: false, trainBn: false, cbs: [new BnFreeze()] });
@@ -94,7 +94,7 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     const [a, b] = [onOrt.recorder.losses, onWasm.recorder.losses];
     expect(Math.max(...a.map((l, i) => relative(l, b[i]!)))).toBeLessThan(1e-3);
     for (const l of [onOrt, onWasm]) l.model.dispose();
-  });
+  }, 600_000); // minutes on a loaded machine
 
   it('the whole workflow on ort: lrFind, frozen fit on cached features, unfreeze + slice, withSize, fineTune, MixUp and label smoothing, export → loadLearner; tf.memory and RSS flat', async () => {
     engine('ort');
@@ -155,7 +155,7 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     }
     learn.model.dispose();
     loaded.model.dispose();
-  });
+  }, 600_000); // minutes on a loaded machine
 
   it('freezing from a callback in the middle of a fit clears the optimizer state, as on tfjs (stale moments are not handed back)', async () => {
     engine('ort');
@@ -173,7 +173,7 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     expect(learn.opt.momentsOf(head.trainableWeights[0]!.read() as tf.Variable)!.step).toBe(20); // the second epoch's steps only
     learn.model.dispose();
     learn.opt.dispose();
-  });
+  }, 600_000); // minutes on a loaded machine
 
   it('multi-label data (BCE-with-logits) trains on ort and follows wasm', async () => {
     // Every third image also gets the other label: real multi-hot targets.
@@ -193,7 +193,7 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     expect(relative(a[0]!, b[0]!)).toBeLessThan(1e-5);
     expect(Math.max(...a.map((l, i) => relative(l, b[i]!)))).toBeLessThan(1e-2);
     for (const l of [onOrt, onWasm]) l.model.dispose();
-  });
+  }, 600_000); // minutes on a loaded machine
 
   it('a split step (gradients out, update in) equals the fused one exactly', async () => {
     engine('ort');
@@ -203,7 +203,7 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     expect(split.recorder.losses).toEqual(fused.recorder.losses);
     expect(split.model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(fused.model.getWeights().map((w) => Array.from(w.dataSync())));
     for (const l of [fused, split]) l.model.dispose();
-  });
+  }, 600_000); // minutes on a loaded machine
 
   it('GradientAccumulation and GradientClip run on ort as a split step (gradients out, callbacks, update in) and follow wasm', async () => {
     const [onOrt, onWasm] = await twins({ ps: 0, featureCache: false }, 64);
@@ -225,7 +225,7 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     const [ka, kb] = [kernel(onOrt), kernel(onWasm)];
     expect(Math.hypot(...ka.map((v, i) => v - kb[i]!)) / Math.hypot(...kb)).toBeLessThan(1e-3);
     for (const l of [onOrt, onWasm]) l.model.dispose();
-  });
+  }, 600_000); // minutes on a loaded machine
 
   it('a fit whose callbacks act inside the forward pass (afterPred) trains on tfjs and says why, once', async () => {
     engine('ort');
@@ -239,5 +239,5 @@ describe('the Learner on ONNX Runtime (compiled training steps)', () => {
     expect(compiledStepStats.steps).toBe(s);
     expect(lines.filter((l) => l.includes('not ONNX Runtime'))).toEqual(['fastvision: this fit trains on tfjs-wasm, not ONNX Runtime: PeekAtPreds handles afterPred, which would run inside the compiled step']);
     learn.model.dispose();
-  });
+  }, 600_000); // minutes on a loaded machine
 });
