@@ -73,7 +73,8 @@ export type { ResNetConfig } from './vision/archs/resnet.js';
 
 
 export { Learner } from './learner/learner.js';
-export type { FineTuneOptions, FitOneCycleOptions, FitOptions, LearnerOptions, LrFindOptions, LrFindResult } from './learner/learner.js';
+export type { FineTuneOptions, FitOneCycleOptions, FitOptions, LearnerOptions, LoadOptions, LrFindOptions, LrFindResult, SaveOptions } from './learner/learner.js';
+export type { IncompatibleKeys } from './learner/torchStateDict.js';
 export type { ModelSummary } from './learner/summary.js';
 export type { ShowResultsOptions } from './learner/showResults.js';
 export { visionLearner, cnnLearner } from './learner/visionLearner.js';

@@ -4,6 +4,7 @@ import { parseSafetensors, safetensorsMetadata, serializeSafetensors } from '../
 import type { Learner } from './learner.js';
 import { FastvisionError } from '../core/errors.js';
 import { readRegularFile } from '../core/safeRead.js';
+import { loadTorchStateDict, pytorchList, type IncompatibleKeys } from './torchStateDict.js';
 
 /**
  * Saves the model's weights (and with `withOpt`, the optimizer's state: moments,
@@ -38,14 +39,29 @@ export async function saveCheckpoint(learn: Learner, file: string, withOpt = tru
 
 /**
  * Loads a checkpoint written by {@link saveCheckpoint} into the learner (same
- * architecture). Everything is checked first — the file (a regular file of bounded
- * size), its metadata, every tensor's shape, every value finite — and only then are
- * weights written: a bad file leaves the learner as it was.
+ * architecture), or a PyTorch state dict (fastai's learner layout, or a plain
+ * torchvision/timm body: see `loadTorchStateDict`). Everything is checked first — the
+ * file (a regular file of bounded size), its metadata, every tensor's shape, every
+ * value finite — and only then are weights written: a bad file leaves the learner as
+ * it was. Returns what a non-strict load skipped.
  */
-export async function loadCheckpoint(learn: Learner, file: string): Promise<void> {
+export async function loadCheckpoint(learn: Learner, file: string, opts: { strict?: boolean } = {}): Promise<IncompatibleKeys> {
   const bytes = await readRegularFile(file, { maxBytes: 8 * 1024 ** 3, what: 'checkpoint' });
-  const tensors = parseSafetensors(bytes, file);
+  let tensors: ReturnType<typeof parseSafetensors>;
+  try {
+    tensors = parseSafetensors(bytes, file);
+  } catch (err) {
+    if (err instanceof FastvisionError) err.message += '; the learner is unchanged';
+    throw err;
+  }
   const meta = safetensorsMetadata(bytes);
+  const none: IncompatibleKeys = { missingKeys: [], unexpectedKeys: [], sizeMismatches: [] };
+  if (meta.format !== 'fastvision-checkpoint') {
+    const skipped = loadTorchStateDict(learn, tensors, meta, file, opts.strict ?? true);
+    const list = pytorchList(skipped);
+    if (list) learn.logger(`fastvision: loaded '${file}' without:${list}`);
+    return skipped;
+  }
   const bad = (why: string): never => {
     throw new FastvisionError('BAD_FILE', `'${file}' ${why}; the learner is unchanged`);
   };
@@ -71,7 +87,7 @@ export async function loadCheckpoint(learn: Learner, file: string): Promise<void
       w.write(tf.tensor(values[i]!.values, values[i]!.shape));
     }),
   );
-  if (meta.withOpt === 'false') return;
+  if (meta.withOpt === 'false') return none;
   const state = new Map<tf.Variable, { gradAvg: tf.Tensor; sqrAvg: tf.Tensor; step: number }>();
   learn.opt.groups.forEach((g, gi) =>
     g.params.forEach((p, pi) => {
@@ -81,4 +97,5 @@ export async function loadCheckpoint(learn: Learner, file: string): Promise<void
     }),
   );
   learn.opt.restore({ hypers: hypers as never, state });
+  return none;
 }

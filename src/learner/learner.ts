@@ -21,6 +21,7 @@ import {
   type EventName,
 } from './callback.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { saveTorchStateDict, type IncompatibleKeys } from './torchStateDict.js';
 import { CompiledSteps } from './compiledSteps.js';
 import { exportLearner } from './export.js';
 import { FeatureCache, type FeatureCacheOptions } from './featureCache.js';
@@ -143,6 +144,26 @@ export interface LrFindOptions {
   plot?: string;
   /** A progress bar (plain lines off a terminal) over the iterations. Default the learner's `progress`. */
   progress?: boolean;
+}
+
+/** Options of {@link Learner.save}. */
+export interface SaveOptions {
+  /** Also save the optimizer's state, to resume training (fastvision format only). Default true. */
+  withOpt?: boolean;
+  /**
+   * `'fastvision'` (default): a checkpoint to resume with fastvision. `'torch'`: fastai's
+   * `learn.model.state_dict()` for this architecture and head, for fastai/PyTorch.
+   */
+  format?: 'fastvision' | 'torch';
+}
+
+/** Options of {@link Learner.load}. */
+export interface LoadOptions {
+  /**
+   * PyTorch's `strict`: every key of the learner must be in the file and every key of
+   * the file used, with the same shapes. `false` loads what matches. Default true.
+   */
+  strict?: boolean;
 }
 
 /** What {@link Learner.lrFind} found: the asked-for suggestions, and the curve. */
@@ -379,15 +400,31 @@ export class Learner {
   /**
    * Saves weights (and with `withOpt`, default true, the optimizer's state) to
    * `<path>/models/<name>.safetensors`, atomically, for resuming (fastai's
-   * `learn.save`); returns the file.
+   * `learn.save`); returns the file. With `format: 'torch'` the file is fastai's
+   * `learn.model.state_dict()` for this arch and head (PyTorch layouts, int64
+   * `num_batches_tracked`), which `model.load_state_dict(load_file(f))` takes in fastai.
    */
-  save(name: string, opts: { withOpt?: boolean } = {}): Promise<string> {
-    return saveCheckpoint(this, join(this.path, 'models', `${name}.safetensors`), opts.withOpt ?? true);
+  save(name: string, opts: SaveOptions = {}): Promise<string> {
+    const file = join(this.path, 'models', `${name}.safetensors`);
+    if (opts.format === 'torch') {
+      if (opts.withOpt) throw new FastvisionError('BAD_OPTION', "save with format 'torch' writes the model only (fastai's state_dict); withOpt is for fastvision checkpoints");
+      return saveTorchStateDict(this, file);
+    }
+    if (opts.format !== undefined && opts.format !== 'fastvision') throw new FastvisionError('BAD_OPTION', `save: format must be 'fastvision' or 'torch', got ${JSON.stringify(opts.format)}`);
+    return saveCheckpoint(this, file, opts.withOpt ?? true);
   }
 
-  /** Loads what {@link save} wrote; checks everything first, so a bad file changes nothing. */
-  async load(name: string): Promise<void> {
-    await loadCheckpoint(this, join(this.path, 'models', `${name}.safetensors`));
+  /**
+   * Loads `<path>/models/<name>.safetensors` (or a `.safetensors` path as it is): what
+   * {@link save} wrote, or a PyTorch state dict — fastai's learner (`0.*` body, `1.*`
+   * head) or a plain torchvision/timm body. Strict by default: a missing or unexpected
+   * key or a size mismatch is an error listing them as PyTorch does; `strict: false`
+   * loads what matches and returns (and logs) what it skipped. Everything is checked
+   * first, so a bad file changes nothing.
+   */
+  load(nameOrFile: string, opts: LoadOptions = {}): Promise<IncompatibleKeys> {
+    const file = nameOrFile.endsWith('.safetensors') ? nameOrFile : join(this.path, 'models', `${nameOrFile}.safetensors`);
+    return loadCheckpoint(this, file, opts);
   }
 
   /** One image (a path or an encoded buffer) → `{ label, index, labels, probs }`, as fastai's `predict`. */

@@ -17,11 +17,28 @@ export const torchParam: Record<string, string> = {
 };
 
 /** PyTorch layout → tfjs layout, by layer class and weight. */
-function toTfjsLayout(className: string, param: string, t: tf.Tensor): tf.Tensor {
+export function toTfjsLayout(className: string, param: string, t: tf.Tensor): tf.Tensor {
   if (param === 'kernel' && className === 'Conv2D') return tf.transpose(t, [2, 3, 1, 0]); // OIHW → HWIO
   if (param === 'depthwise_kernel') return tf.transpose(t, [2, 3, 0, 1]); // C,1,H,W → H,W,C,1
   if (param === 'kernel' && className === 'Dense') return tf.transpose(t, [1, 0]); // out,in → in,out
   return t;
+}
+
+/** tfjs layout → PyTorch layout: the inverse of {@link toTfjsLayout}. */
+export function toTorchLayout(className: string, param: string, t: tf.Tensor): tf.Tensor {
+  if (param === 'kernel' && className === 'Conv2D') return tf.transpose(t, [3, 2, 0, 1]); // HWIO → OIHW
+  if (param === 'depthwise_kernel') return tf.transpose(t, [2, 3, 0, 1]); // H,W,C,1 → C,1,H,W
+  if (param === 'kernel' && className === 'Dense') return tf.transpose(t, [1, 0]);
+  return t;
+}
+
+/** The shape a tfjs weight has in PyTorch's layout. */
+export function torchShape(className: string, param: string, shape: readonly number[]): number[] {
+  const [a, b, c, d] = shape as number[];
+  if (param === 'kernel' && className === 'Conv2D') return [d!, c!, a!, b!];
+  if (param === 'depthwise_kernel') return [c!, d!, a!, b!];
+  if (param === 'kernel' && className === 'Dense') return [b!, a!];
+  return [...shape];
 }
 
 /**
