@@ -7,7 +7,7 @@ import { torchLayout, type TorchLayout, type TorchNaming } from '../vision/fasta
 import { toTfjsLayout, toTorchLayout, torchShape } from '../vision/torchWeights.js';
 import type { Learner } from './learner.js';
 
-/** What a non-strict {@link loadTorchStateDict} left out, in PyTorch's terms (`_IncompatibleKeys`). */
+/** What a non-strict {@link Learner.load} left out, in PyTorch's terms (`_IncompatibleKeys`). */
 export interface IncompatibleKeys {
   /** Keys the learner has and the file lacks: those weights kept their values. */
   missingKeys: string[];
@@ -58,7 +58,7 @@ export function loadTorchStateDict(learn: Learner, tensors: ReadonlyMap<string, 
     throw new FastvisionError('BAD_FILE', `'${file}' ${why}; the learner is unchanged`);
   };
   const naming = detectNaming([...tensors.keys()]);
-  if (meta.arch && learn.arch && meta.arch !== learn.arch) bad(`holds a ${meta.arch}; this learner is a ${learn.arch}`);
+  if (meta.arch && learn.arch && (archAliases[meta.arch] ?? meta.arch) !== learn.arch) bad(`holds a ${meta.arch}; this learner is a ${learn.arch}`);
   if (strict && meta.vocab && learnerVocab(learn)) {
     const fileVocab = parseVocab(meta.vocab) ?? bad('has corrupt metadata (vocab is not a JSON list of class names)');
     const vocab = learnerVocab(learn)!;
@@ -111,6 +111,9 @@ export function loadTorchStateDict(learn: Learner, tensors: ReadonlyMap<string, 
   }
   return result;
 }
+
+/** The names fastai and timm give fastvision's architectures, for a file's `arch` metadata. */
+const archAliases: Record<string, string> = { mobilenetv2_100: 'mobilenetV2', mobilenet_v2: 'mobilenetV2' };
 
 /** `Missing key(s)…`, `Unexpected key(s)…`, `size mismatch for …`, as `load_state_dict` words them. */
 export function pytorchList({ missingKeys, unexpectedKeys, sizeMismatches }: IncompatibleKeys): string {

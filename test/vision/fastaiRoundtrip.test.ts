@@ -156,6 +156,9 @@ describe('bad files leave the learner unchanged', () => {
   it('wrong arch: a resnet34 state dict into a resnet18 learner lists the keys, as PyTorch does', async () => {
     await expect(learn.load(join(dir, 'resnet34.fastai.safetensors'))).rejects.toThrow(/Unexpected key\(s\) in state_dict: "0\.4\.2\.conv1\.weight"/);
     unchanged();
+    // With the arch in its metadata (as fastvision writes it, or a user's save_file(…, metadata=…)): said first.
+    await expect(learn.load(variant('arch', () => {}, { arch: 'resnet34' }))).rejects.toThrow('holds a resnet34; this learner is a resnet18');
+    unchanged();
   });
 
   it('wrong class count: says how many the file has and how many the learner has', async () => {
