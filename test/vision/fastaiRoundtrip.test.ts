@@ -66,8 +66,15 @@ beforeAll(async () => {
     copyFileSync(await learn.save(name, { format: 'torch' }), join(dir, `${name}.fastvision.safetensors`));
     const exportDir = join(dir, `${name}.export`);
     await learn.export(exportDir);
-    const reloaded = await loadLearner(exportDir);
+    const reloaded = await loadLearner(exportDir, { progress: false });
     const exported = logitsOf(reloaded, batch.x);
+    // …and, given data, fine-tunes like any loaded learner.
+    reloaded.dls = await dls();
+    await reloaded.fitOneCycle(1, 1e-3);
+    const refit = logitsOf(reloaded, batch.x);
+    expect(relativeError(refit, exported)).toBeGreaterThan(1e-4);
+    expect(refit.every(Number.isFinite)).toBe(true);
+    reloaded.opt.dispose();
     tf.dispose([batch.x, batch.y, nchw]);
     reloaded.model.dispose();
     learn.opt.dispose();
