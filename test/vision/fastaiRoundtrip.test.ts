@@ -61,6 +61,9 @@ beforeAll(async () => {
     const { preds } = await learn.getPreds();
     const probs = preds.dataSync() as Float32Array;
     preds.dispose();
+    // learn.predict on the image file of the batch's first item: the same probabilities.
+    const one = await learn.predict(learn.dls.valid.dataset.items[batch.indices[0]!]!.file);
+    expect(relativeError(one.probs, probs.slice(0, 2))).toBeLessThan(1e-6);
     await learn.fitOneCycle(1, 1e-3);
     const trained = logitsOf(learn, batch.x);
     copyFileSync(await learn.save(name, { format: 'torch' }), join(dir, `${name}.fastvision.safetensors`));
@@ -96,7 +99,7 @@ describe('fastai ↔ fastvision: learn.save(…, { format: "torch" }) and learn.
     console.log(`${name}: fastai → fastvision ${relativeError(r.loaded, torch.fastai).toExponential(2)}, fastvision → PyTorch ${relativeError(r.trained, torch.fastvision).toExponential(2)}`);
     // PyTorch → fastvision (eval mode: random BatchNorm statistics, every buffer in the file).
     expect(relativeError(r.loaded, torch.fastai)).toBeLessThan(1e-4);
-    // getPreds: softmax of the same logits.
+    // getPreds (and learn.predict, checked equal to it above): softmax of the same logits.
     const softmax = tf.tidy(() => tf.softmax(tf.tensor2d(torch.fastai, [torch.fastai.length / 2, 2])).dataSync());
     expect(relativeError(r.probs, softmax)).toBeLessThan(1e-4);
     // fastvision → PyTorch: after a fine-tuning epoch, PyTorch (load_state_dict strict=True) computes fastvision's logits.
