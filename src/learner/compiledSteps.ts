@@ -8,19 +8,15 @@ import type { Callback, EventName } from './callback.js';
 import type { Learner } from './learner.js';
 
 /**
- * The events a compiled step cannot fire where they belong: forward, loss, backward and
- * the optimizer step are one ONNX graph, so nothing can run between them. A fit whose
- * callbacks handle one of these (in training) trains on tfjs.
+ * The events a compiled step fires around a *split* step: the loss, the gradients (and,
+ * when a callback handles `afterPred`, the logits) come out of one graph, callbacks see
+ * them as tfjs tensors (`learn.pred`, `learn.loss`, `learn.grads`) in fastai's order,
+ * and a second graph applies the optimizer. Callbacks may read `learn.pred`; replacing
+ * it cannot change a loss already computed, so the fit goes on on tfjs (see
+ * {@link CompiledSteps.abandon}). `afterLoss` and `beforeBackward` may only rescale
+ * `lossGrad` (as GradientAccumulation does): the gradients are scaled by the same factor.
  */
-const insideStep: readonly EventName[] = ['afterPred', 'beforeBackward', 'afterCancelBackward'];
-
-/**
- * The events a *split* compiled step fires in their place: the gradients come out of
- * one graph as tfjs tensors (`learn.grads`), callbacks read or change them, and a second
- * graph applies the optimizer. `afterLoss` may only rescale `lossGrad` (as
- * GradientAccumulation does): the gradients are scaled by the same factor.
- */
-const aroundGradients: readonly EventName[] = ['afterLoss', 'afterBackward', 'beforeStep', 'afterCancelStep'];
+const aroundGradients: readonly EventName[] = ['afterPred', 'afterLoss', 'beforeBackward', 'afterCancelBackward', 'afterBackward', 'beforeStep', 'afterCancelStep'];
 
 /**
  * The Learner's side of a training step compiled to ONNX and run on ONNX Runtime
@@ -36,6 +32,8 @@ export class CompiledSteps {
   private readonly said = new Set<string>();
   /** Nets a compile refused (a layer with no backward pass yet), with why. */
   private readonly refused = new WeakMap<tf.LayersModel, string>();
+  /** Callbacks that replaced `learn.pred` in `afterPred`: a fit with one of them trains on tfjs. */
+  private readonly predWriters = new WeakSet<Callback>();
 
   constructor(private readonly learn: Learner) {}
 
@@ -53,9 +51,14 @@ export class CompiledSteps {
     return false;
   }
 
-  /** Whether this fit's callbacks need the gradients between backward and step (a split step). */
+  /** Whether this fit's callbacks need the step's events between forward and update (a split step). */
   get split(): boolean {
     return this.learn.callbacks.some((cb) => cb.runTrain && aroundGradients.some((e) => typeof (cb as Callback)[e] === 'function'));
+  }
+
+  /** The training callbacks that handle `afterPred` (they get the logits as `learn.pred`). */
+  private get predReaders(): Callback[] {
+    return this.learn.callbacks.filter((cb) => cb.runTrain && typeof cb.afterPred === 'function');
   }
 
   /** One fused training step on the learner's batch; returns the loss, or undefined when the net turned out not to compile (the tfjs step runs). */
@@ -69,16 +72,30 @@ export class CompiledSteps {
    * A split step's first half: the loss, and the gradients as tfjs tensors keyed by
    * variable name (the caller owns them); undefined when the net does not compile.
    */
-  async gradients(net: tf.LayersModel, xb: tf.Tensor, yb: tf.Tensor): Promise<{ loss: number; grads: tf.NamedTensorMap } | undefined> {
+  async gradients(net: tf.LayersModel, xb: tf.Tensor, yb: tf.Tensor): Promise<{ loss: number; grads: tf.NamedTensorMap; pred?: tf.Tensor } | undefined> {
     const trainer = await this.ready(net, xb, true);
     if (!trainer) return undefined;
-    const { loss, grads } = await trainer.gradients(await this.batchOf(net, xb, yb));
+    const { loss, grads, logits } = await trainer.gradients(await this.batchOf(net, xb, yb));
     const named: tf.NamedTensorMap = {};
     for (const entry of trainer.entries) {
       const g = grads[entry.key];
       if (g) named[(variableOf(net, entry).read() as tf.Variable).name] = tf.tensor(convertLayout(entry, g, false), entry.kerasShape, 'float32');
     }
-    return { loss, grads: named };
+    const pred = logits && tf.tensor2d(logits, [xb.shape[0], logits.length / xb.shape[0]]);
+    return { loss, grads: named, pred };
+  }
+
+  /**
+   * A callback replaced `learn.pred` after the split step's first graph ran: its loss
+   * and gradients no longer follow. Takes back that graph's BatchNorm statistics, hands
+   * the weights and moments to tfjs (which trains this batch and the rest of the fit),
+   * and says why, once.
+   */
+  abandon(net: tf.LayersModel): void {
+    for (const cb of this.predReaders) this.predWriters.add(cb);
+    this.trainer?.revertGradients();
+    this.trainer?.handBack(this.learn.opt);
+    this.usable(net);
   }
 
   /** A split step's second half: the optimizer's update from `grads` (keyed by variable name, as `learn.grads`). */
@@ -157,11 +174,8 @@ export class CompiledSteps {
     const loss = this.learn.lossFunc;
     if (!loss.softTargets && !loss.sigmoidTargets) return `the loss '${loss.name}' has no compiled form (cross-entropy, label smoothing, BCE-with-logits and MixUp have)`;
     if (net.outputs.length !== 1 || net.outputs[0]!.shape.length !== 2) return 'the model does not output [batch, classes] logits';
-    for (const cb of this.learn.callbacks) {
-      if (!cb.runTrain) continue;
-      const event = insideStep.find((e) => typeof (cb as Callback)[e] === 'function');
-      if (event) return `${cb.constructor.name} handles ${event}, which would run inside the compiled step`;
-    }
+    const writer = this.learn.callbacks.find((cb) => this.predWriters.has(cb));
+    if (writer) return `${writer.constructor.name} replaces learn.pred in afterPred, and the compiled step's loss and gradients cannot follow it`;
     return undefined;
   }
 
@@ -188,9 +202,10 @@ export class CompiledSteps {
       if (layer.getClassName() === 'BatchNormalization' && hasLayerOverride(layer, 'mode')) bnInference.add(layer.name);
     }
     const [batch, height, width] = xb.shape as [number, number, number];
-    const key = JSON.stringify([xb.shape, [...trainable], [...bnInference], split, Boolean(this.learn.lossFunc.softTargets)]);
+    const logits = split && this.predReaders.length > 0;
+    const key = JSON.stringify([xb.shape, [...trainable], [...bnInference], split, logits, Boolean(this.learn.lossFunc.softTargets)]);
     if (this.plan?.key === key) return this.plan.plan;
-    const plan: StepPlan = { batch, height, width, trainable, bnInference, groups: this.learn.nGroups, groupOf: (name) => groupIndex.get(name) ?? this.learn.nGroups - 1, split, loss: this.learn.lossFunc.softTargets ? 'crossEntropy' : 'bceWithLogits' };
+    const plan: StepPlan = { batch, height, width, trainable, bnInference, groups: this.learn.nGroups, groupOf: (name) => groupIndex.get(name) ?? this.learn.nGroups - 1, split, logits, loss: this.learn.lossFunc.softTargets ? 'crossEntropy' : 'bceWithLogits' };
     this.plan = { key, plan };
     return plan;
   }

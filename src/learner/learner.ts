@@ -6,7 +6,7 @@ import type { DataLoaders } from '../data/dataLoaders.js';
 import { ensureBackend } from '../engine/backend.js';
 import { capabilities } from '../engine/capabilities.js';
 import { useFastTraining } from '../engine/tfjs/fastTraining.js';
-import { inferenceRunner } from '../engine/inference.js';
+import { inferenceRunner, releaseInference } from '../engine/inference.js';
 import {
   Callback,
   CancelBackwardException,
@@ -645,6 +645,7 @@ export class Learner {
     const readEveryStep = capabilities().hostMemory;
     const net = this.cachedSplit?.head ?? this.model;
     this.compiledNet = this.compiledSteps.usable(net) ? net : undefined;
+    releaseInference(this.model);
     try {
       this.iter = 0;
       for await (const batch of this.batchesOf(this.dls.train)) {
@@ -727,9 +728,8 @@ export class Learner {
   /**
    * A step compiled to ONNX: forward, loss, backward and the optimizer step in one
    * graph run, so no event fires inside it; `beforeStep`/`afterStep` still bracket it
-   * (a fit whose callbacks work on the gradients runs the split form below; one whose
-   * callbacks need `afterPred` or `beforeBackward` trains on tfjs). False when the net
-   * does not compile after all (then the tfjs step runs).
+   * (a fit whose callbacks handle the events between forward and update runs the split
+   * form below). False when the net does not compile after all (then the tfjs step runs).
    */
   private async compiledStep(net: tf.LayersModel): Promise<boolean> {
     if (this.compiledSteps.split) return this.splitCompiledStep(net);
@@ -748,11 +748,13 @@ export class Learner {
   }
 
   /**
-   * A compiled step in two graphs, for callbacks that work on the gradients: the loss
-   * and gradients come out (`afterLoss` may rescale `lossGrad`, and the gradients follow),
-   * `afterBackward` and `beforeStep` see `learn.grads` as on tfjs (GradientClip changes
-   * them, GradientAccumulation skips steps and they add up), then the update graph
-   * applies them.
+   * A compiled step in two graphs, for callbacks that handle the events between forward
+   * and update: the loss, the gradients and (for `afterPred`) the logits come out, the
+   * events fire in fastai's order on them as on tfjs (`afterLoss` and `beforeBackward`
+   * may rescale `lossGrad`, and the gradients follow; `afterBackward` and `beforeStep`
+   * see `learn.grads`: GradientClip changes them, GradientAccumulation skips steps and
+   * they add up), then the update graph applies them. A callback that replaces
+   * `learn.pred` sends this batch and the rest of the fit to tfjs.
    */
   private async splitCompiledStep(net: tf.LayersModel): Promise<boolean> {
     const out = await this.compiledSteps.gradients(net, this.xb!, this.yb!);
@@ -761,11 +763,23 @@ export class Learner {
       return false;
     }
     let grads = out.grads;
+    let backwardCancelled = false;
     try {
+      if (out.pred) {
+        this.setPred(out.pred);
+        this.fireSync('afterPred');
+        if (this.pred !== out.pred) {
+          tf.dispose(Object.values(grads));
+          this.compiledSteps.abandon(net);
+          this.compiledNet = undefined;
+          return false;
+        }
+      }
       this.setLoss(tf.scalar(out.loss));
       const lossGrad = this.lossGrad;
       await this.fire('afterLoss');
       if (!this.allowNonFinite && !Number.isFinite(out.loss)) this.throwNonFinite(out.loss);
+      this.fireSync('beforeBackward');
       if (this.lossGrad !== lossGrad) {
         // A zero loss has (near-)zero gradients, whatever the factor.
         const scale = out.loss === 0 ? 1 : (await this.lossGrad!.data())[0]! / out.loss;
@@ -775,10 +789,14 @@ export class Learner {
       }
     } catch (err) {
       tf.dispose(Object.values(grads));
-      throw err;
+      if (!(err instanceof CancelBackwardException)) throw err;
+      backwardCancelled = true;
     }
-    this.accumulate(grads);
-    await this.fire('afterBackward');
+    if (backwardCancelled) await this.fire('afterCancelBackward');
+    else {
+      this.accumulate(grads);
+      await this.fire('afterBackward');
+    }
     await this.withEvents('Step', CancelStepException, async () => {
       if (this.grads) await this.compiledSteps.applyGradients(net, this.grads);
     });

@@ -7,7 +7,7 @@
 import type * as Ort from 'onnxruntime-node';
 import * as tf from '../../core/tf.js';
 import { toOnnx } from '../onnx/index.js';
-import { inferenceThreads } from './ortRuntime.js';
+import { inferenceThreads, ortMemoryOptions } from './ortRuntime.js';
 
 interface CachedSession {
   /** The weights' data ids when the session was built: a training step assigns new ones. */
@@ -50,6 +50,7 @@ async function sessionFor(ort: typeof Ort, model: tf.LayersModel): Promise<Ort.I
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
+    ...ortMemoryOptions,
   });
   sessions.set(model, { version, threads, session });
   session.then(() => {

@@ -18,6 +18,8 @@ export interface StepPlan {
   loss: 'crossEntropy' | 'bceWithLogits';
   /** Two graphs: gradients out (callbacks may read and change them), then the optimizer's update from gradients in. */
   split: boolean;
+  /** The gradient graph also outputs the logits (a callback reads `learn.pred` in `afterPred`). */
+  logits?: boolean;
 }
 
 /** Where the optimizer's state lives between fits (fastvision's Adam): moments by variable, and step counts. */
@@ -59,6 +61,8 @@ export class OrtTrainer {
   private momentsVersion = 0;
   /** The tfjs tensor each state entry was read from or written to: another one there means tfjs changed it. */
   private readonly seen = new Map<string, unknown>();
+  /** The state before the last {@link gradients} call updated its BatchNorm statistics (see {@link revertGradients}). */
+  private beforeGradients: TrainState | undefined;
   /** Bytes fed to and read from ORT by the last step, for the performance notes. */
   lastStepBytes = { in: 0, out: 0 };
 
@@ -90,6 +94,7 @@ export class OrtTrainer {
         groups: plan.groups,
         groupOf: plan.groupOf,
         update: !plan.split,
+        outputLogits: plan.split && plan.logits,
       });
       const session = await createTrainSession(this.ort, step, this.threads);
       if (plan.split) {
@@ -125,14 +130,21 @@ export class OrtTrainer {
    * A split plan's first graph: the loss and every trainable weight's gradient (ONNX
    * layout, by state key); the BatchNorm statistics update, the weights do not.
    */
-  async gradients(batch: TrainBatch): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+  async gradients(batch: TrainBatch): Promise<{ loss: number; grads: Record<string, Float32Array>; logits?: Float32Array }> {
     const { step, session } = this.current!;
     this.refreshChanged();
     const masks = batch.masks ?? this.dropoutMasks(step);
     const result = await trainStepOrt(this.ort, session, step, this.state!, { ...batch, masks }, { groups: [] });
+    this.beforeGradients = this.state;
     this.state = { ...this.state, ...result.state }; // new BatchNorm statistics; the optimizer's buffers are not the gradient graph's
     compiledStepStats.steps++;
-    return { loss: result.loss, grads: Object.fromEntries(Object.entries(result.grads).map(([k, t]) => [k, t.data as Float32Array])) };
+    return { loss: result.loss, grads: Object.fromEntries(Object.entries(result.grads).map(([k, t]) => [k, t.data as Float32Array])), logits: result.logits };
+  }
+
+  /** Takes back the BatchNorm statistics the last {@link gradients} call updated: its batch is to be trained elsewhere. */
+  revertGradients(): void {
+    if (this.beforeGradients) this.state = this.beforeGradients;
+    this.beforeGradients = undefined;
   }
 
   /** A split plan's second graph: the optimizer's update from `grads` (ONNX layout, by state key). */
@@ -146,6 +158,7 @@ export class OrtTrainer {
       for (const slot of e.slots!) this.spare[slot.input] = this.state![slot.input]!;
     }
     this.state = next;
+    this.beforeGradients = undefined;
     this.steps = this.steps.map((t) => t + 1);
   }
 
@@ -195,7 +208,7 @@ export class OrtTrainer {
       moments.setMoments(variableOf(this.model, entry).read() as tf.Variable, avg!, sqr!, this.steps[entry.group]!);
       tf.dispose([avg!, sqr!]);
     }
-    this.state = this.spare = undefined;
+    this.state = this.spare = this.beforeGradients = undefined;
   }
 
   async dispose(): Promise<void> {
@@ -250,7 +263,7 @@ export class OrtTrainer {
 
 function planKey(plan: StepPlan): string {
   const groups = [...plan.trainable].sort().map((n) => `${n}:${plan.groupOf(n)}`);
-  return JSON.stringify([plan.batch, plan.height, plan.width, plan.groups, groups, [...plan.bnInference].sort(), plan.split, plan.loss]);
+  return JSON.stringify([plan.batch, plan.height, plan.width, plan.groups, groups, [...plan.bnInference].sort(), plan.split, plan.loss, Boolean(plan.logits)]);
 }
 
 function dataIdOf(model: tf.LayersModel, entry: StateEntry): unknown {

@@ -1,6 +1,7 @@
 import type * as Ort from 'onnxruntime-node';
 import type { CompiledTrainStep } from './spec.js';
 import type { TrainState } from './state.js';
+import { ortMemoryOptions } from '../../ort/ortRuntime.js';
 
 /** One batch: NHWC float32 images (normalised), and class indices or soft targets; masks for Dropout layers with a rate. */
 export interface TrainBatch {
@@ -68,21 +69,24 @@ function hyperFeeds(ort: typeof Ort, step: CompiledTrainStep, hypers: StepHypers
   return feeds;
 }
 
-/** What one step returns: the loss, the next state, and the gradients when compiled with `outputGradients`. */
+/** What one step returns: the loss, the next state, the gradients when compiled with `outputGradients` (or without the update), the logits with `outputLogits`. */
 export interface StepResult {
   loss: number;
   state: TrainState;
   grads: Record<string, Ort.Tensor>;
+  /** `[batch, classes]`, row-major. */
+  logits?: Float32Array;
 }
 
 /**
  * An ONNX Runtime session for a compiled step: every graph optimisation (ORT fuses
  * the transposes around the weight-gradient MatMuls), sequential execution, `threads`
- * intra-op threads.
+ * intra-op threads, and no memory pattern (see {@link ortMemoryOptions}).
  */
 export function createTrainSession(ort: typeof Ort, step: CompiledTrainStep, threads: number): Promise<Ort.InferenceSession> {
-  return ort.InferenceSession.create(step.bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+  return ort.InferenceSession.create(step.bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', ...ortMemoryOptions });
 }
+
 
 /**
  * Runs one training step: feeds the batch, the hyper-parameters and the state, and
@@ -117,7 +121,7 @@ export async function trainStepOrt(ort: typeof Ort, session: Ort.InferenceSessio
     for (const slot of entry.slots ?? []) next[slot.input] = into?.[slot.input] ?? out[slot.output]!;
     if (entry.gradient) grads[entry.key] = out[entry.gradient]!;
   }
-  return { loss: (out.loss!.data as Float32Array)[0]!, state: next, grads };
+  return { loss: (out.loss!.data as Float32Array)[0]!, state: next, grads, logits: out.logits?.data as Float32Array | undefined };
 }
 
 /**
