@@ -141,7 +141,8 @@ export abstract class Callback {
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelBatchException(); }
+ *   // Trains on every other batch only.
+ *   override beforeBatch() { if (this.learn.training && this.learn.iter % 2) throw new CancelBatchException(); }
  * }
  * ```
  */
@@ -152,7 +153,8 @@ export class CancelBatchException extends Error {}
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelTrainException(); }
+ *   // A read per batch: fine on the CPU; on a GPU, read less often.
+ *   override async afterBatch() { if ((await this.learn.loss!.data())[0]! > 100) throw new CancelTrainException(); }
  * }
  * ```
  */
@@ -163,7 +165,8 @@ export class CancelTrainException extends Error {}
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelValidException(); }
+ *   // Validates every fifth epoch only.
+ *   override beforeValidate() { if (this.learn.epoch % 5 !== 4) throw new CancelValidException(); }
  * }
  * ```
  */
@@ -174,7 +177,8 @@ export class CancelValidException extends Error {}
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelEpochException(); }
+ *   // A read per batch: fine on the CPU; on a GPU, read less often.
+ *   override async afterBatch() { if ((await this.learn.loss!.data())[0]! > 100) throw new CancelEpochException(); }
  * }
  * ```
  */
@@ -207,7 +211,8 @@ export class CancelStepException extends Error {}
  * @example
  * ```ts
  * class Guard extends Callback {
- *   override afterLoss() { if (this.learn.loss!.dataSync()[0]! > 100) throw new CancelFitException(); }
+ *   // A read per batch: fine on the CPU; on a GPU, read less often.
+ *   override async afterBatch() { if ((await this.learn.loss!.data())[0]! > 100) throw new CancelFitException(); }
  * }
  * ```
  */

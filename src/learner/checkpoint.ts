@@ -13,24 +13,28 @@ import { loadTorchStateDict, pytorchList, type IncompatibleKeys } from './torchS
  */
 export async function saveCheckpoint(learn: Learner, file: string, withOpt = true): Promise<string> {
   const tensors: Record<string, { shape: number[]; values: Float32Array }> = {};
+  const values = await Promise.all(learn.model.weights.map((w) => w.read().data() as Promise<Float32Array>));
   learn.model.weights.forEach((w, i) => {
-    tensors[`model.${i}`] = { shape: w.shape as number[], values: w.read().dataSync() as Float32Array };
+    tensors[`model.${i}`] = { shape: w.shape as number[], values: values[i]! };
   });
   const steps: Record<string, number> = {};
   let hypers: unknown[] = [];
   if (withOpt) {
     const snap = learn.opt.snapshot();
     hypers = snap.hypers;
-    learn.opt.groups.forEach((g, gi) =>
-      g.params.forEach((p, pi) => {
-        const s = snap.state.get(p);
-        if (!s) return;
-        tensors[`opt.${gi}.${pi}.grad_avg`] = { shape: s.gradAvg.shape, values: s.gradAvg.dataSync() as Float32Array };
-        tensors[`opt.${gi}.${pi}.sqr_avg`] = { shape: s.sqrAvg.shape, values: s.sqrAvg.dataSync() as Float32Array };
-        steps[`${gi}.${pi}`] = s.step;
-      }),
-    );
-    for (const s of snap.state.values()) tf.dispose([s.gradAvg, s.sqrAvg]);
+    try {
+      for (const [gi, g] of learn.opt.groups.entries())
+        for (const [pi, p] of g.params.entries()) {
+          const s = snap.state.get(p);
+          if (!s) continue;
+          const [avg, sqr] = (await Promise.all([s.gradAvg.data(), s.sqrAvg.data()])) as Float32Array[];
+          tensors[`opt.${gi}.${pi}.grad_avg`] = { shape: s.gradAvg.shape, values: avg! };
+          tensors[`opt.${gi}.${pi}.sqr_avg`] = { shape: s.sqrAvg.shape, values: sqr! };
+          steps[`${gi}.${pi}`] = s.step;
+        }
+    } finally {
+      for (const s of snap.state.values()) tf.dispose([s.gradAvg, s.sqrAvg]);
+    }
   }
   const metadata = { format: 'fastvision-checkpoint', withOpt: String(withOpt), hypers: JSON.stringify(hypers), steps: JSON.stringify(steps), weights: String(learn.model.weights.length) };
   await writeFileAtomic(file, serializeSafetensors(tensors, metadata));

@@ -68,7 +68,7 @@ export async function exportLearner(learn: Learner, dirArg: string): Promise<str
     files,
     bytes: { model: Buffer.byteLength(modelText), weights: weightData.byteLength },
   };
-  const onnx = onnxOf(learn, meta);
+  const onnx = await onnxOf(learn, meta);
   if (onnx) {
     meta.files.onnx = 'model.onnx';
     meta.bytes.onnx = onnx.byteLength;
@@ -89,10 +89,10 @@ export async function exportLearner(learn: Learner, dirArg: string): Promise<str
  * The model as ONNX, with the preprocessing it expects in its metadata (the same fields
  * as fastvision.json), or undefined with one line when a layer has no ONNX form.
  */
-function onnxOf(learn: Learner, meta: ExportMeta): Uint8Array | undefined {
+async function onnxOf(learn: Learner, meta: ExportMeta): Promise<Uint8Array | undefined> {
   const { vocab, multiLabel, resize, itemTfms, size, normalize, thresh } = meta;
   try {
-    return toOnnx(learn.model, {
+    return await toOnnx(learn.model, {
       docString: `fastvision ${version} export${learn.arch ? ` (${learn.arch})` : ''}: NHWC float32 input, logits out`,
       metadata: { fastvision: JSON.stringify({ vocab, multiLabel, resize, itemTfms, size, normalize, thresh, input: 'NHWC float32, pixels/255 then normalize', output: multiLabel ? 'logits (sigmoid per class)' : 'logits (softmax)' }) },
     });
@@ -251,7 +251,7 @@ async function loadOnce(dirArg: string, opts: LoadLearnerOptions): Promise<Learn
     throw new FastvisionError('BAD_FILE', `'${modelFile}' does not describe a model fastvision can build: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   try {
-    checkFinite(model, join(dir, files.weights));
+    await checkFinite(model, join(dir, files.weights));
     const units = model.outputs[0]!.shape.at(-1);
     if (units !== meta.vocab.length) {
       throw new FastvisionError('BAD_FILE', `'${dirArg}' is mismatched: the model has ${units} outputs but the vocab has ${meta.vocab.length} classes`);
@@ -321,8 +321,11 @@ function parseModelJson(bytes: Buffer, file: string, weightsFile: string): Model
 }
 
 /** Refuses weights that are NaN or infinite: they would load, then predict nothing. */
-function checkFinite(model: tf.LayersModel, file: string): void {
-  const bad = model.weights.filter((w) => tf.tidy(() => !tf.all(tf.isFinite(w.read())).dataSync()[0]));
+async function checkFinite(model: tf.LayersModel, file: string): Promise<void> {
+  const finite = model.weights.map((w) => tf.tidy(() => tf.all(tf.isFinite(w.read()))));
+  const flags = await Promise.all(finite.map((t) => t.data()));
+  tf.dispose(finite);
+  const bad = model.weights.filter((_, i) => !flags[i]![0]);
   if (bad.length) {
     throw new FastvisionError('BAD_FILE', `'${file}' holds NaN or infinite values (in ${bad.slice(0, 5).map((w) => w.originalName).join(', ')}${bad.length > 5 ? ', …' : ''})`);
   }

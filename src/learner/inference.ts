@@ -187,11 +187,12 @@ async function predictBatches(
 ): Promise<void> {
   const { vocab, multiLabel } = learn.inferenceConfig;
   for await (const { x, y, indices } of dl) {
-    const [probs, decoded] = tf.tidy(() => {
+    const [p, d] = tf.tidy(() => {
       const p = learn.lossFunc.activation(learn.model.apply(x, { training: false }) as tf.Tensor);
-      return [p.arraySync() as number[][], learn.lossFunc.decodes(p).arraySync() as number[] | number[][]];
+      return [p, learn.lossFunc.decodes(p)];
     });
     tf.dispose([x, y]);
+    const [probs, decoded] = await Promise.all([p.array() as Promise<number[][]>, d.array() as Promise<number[] | number[][]>]).finally(() => tf.dispose([p, d]));
     indices.forEach((i, k) => {
       const item = items[inputOf[i]!]!;
       const probList = probs![k]!;

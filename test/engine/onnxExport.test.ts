@@ -46,7 +46,7 @@ function randomizeBatchNorm(model: tf.LayersModel, only = (_layer: tf.layers.Lay
  */
 async function parity(model: tf.LayersModel, name: string, sizes: (number | [number, number])[], batch = 2): Promise<number[]> {
   const before = tf.memory().numTensors;
-  const bytes = toOnnx(model);
+  const bytes = await toOnnx(model);
   expect(tf.memory().numTensors, `${name}: tensors left by toOnnx`).toBe(before);
   writeFileSync(join(out, `${name}.onnx`), bytes);
   const session = await ort.InferenceSession.create(bytes);
@@ -197,7 +197,7 @@ describe('toOnnx', () => {
 
   it('writes NHWC input `input` with symbolic N, H, W, opset 13, IR 8, folded weights, metadata and doc string', async () => {
     const { model } = await createVisionModel('resnet18', 4, { pretrained: false });
-    const bytes = toOnnx(model, { metadata: { vocab: '["a","b","c","d"]', normalize: 'imagenet' }, docString: 'a test model' });
+    const bytes = await toOnnx(model, { metadata: { vocab: '["a","b","c","d"]', normalize: 'imagenet' }, docString: 'a test model' });
     const proto = onnx.ModelProto.decode(bytes);
     expect(Number(proto.irVersion)).toBe(8);
     expect(proto.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', 13]]);
@@ -220,30 +220,27 @@ describe('toOnnx', () => {
     model.dispose();
   });
 
-  it('a layer it cannot write is a BAD_OPTION error naming the layer, its class and what is supported', () => {
+  it('a layer it cannot write is a BAD_OPTION error naming the layer, its class and what is supported', async () => {
     const x = tf.input({ shape: [8, 8, 3] });
     const up = tf.layers.conv2dTranspose({ filters: 2, kernelSize: 2, strides: 2, name: 'upsample' }).apply(x) as tf.SymbolicTensor;
     const model = tf.model({ inputs: x, outputs: up });
-    const error = (() => {
-      try {
-        toOnnx(model);
-      } catch (e) {
-        return e as FastvisionError;
-      }
-    })();
+    const error = await toOnnx(model).then(
+      () => undefined,
+      (e: unknown) => e as FastvisionError,
+    );
     expect(error).toBeInstanceOf(FastvisionError);
     expect(error!.code).toBe('BAD_OPTION');
     expect(error!.message).toMatch(/^fastvision: toOnnx cannot export layer 'upsample' \(Conv2DTranspose\): its class is not supported; the ONNX export supports InputLayer, Conv2D, DepthwiseConv2D, BatchNormalization/);
     const seq = tf.input({ shape: [5, 4] });
     const lstm = tf.model({ inputs: seq, outputs: tf.layers.lstm({ units: 2, name: 'memory' }).apply(seq) as tf.SymbolicTensor });
-    expect(() => toOnnx(lstm)).toThrow(/layer 'memory' \(LSTM\): its class is not supported/);
+    await expect(toOnnx(lstm)).rejects.toThrow(/layer 'memory' \(LSTM\): its class is not supported/);
     const img = tf.input({ shape: [8, 8, 3] });
     const gelu = tf.model({ inputs: img, outputs: tf.layers.activation({ activation: 'gelu', name: 'smooth' }).apply(img) as tf.SymbolicTensor });
-    expect(() => toOnnx(gelu)).toThrow(/layer 'smooth' \(Activation\): activation 'gelu' \(supported: linear, relu, relu6/);
+    await expect(toOnnx(gelu)).rejects.toThrow(/layer 'smooth' \(Activation\): activation 'gelu' \(supported: linear, relu, relu6/);
     const twice = tf.input({ shape: [8, 8, 3] });
     const shared = tf.layers.conv2d({ filters: 3, kernelSize: 1, name: 'shared' });
     const reused = tf.model({ inputs: twice, outputs: shared.apply(shared.apply(twice)) as tf.SymbolicTensor });
-    expect(() => toOnnx(reused)).toThrow(/layer 'shared' \(Conv2D\): it is called more than once in the model/);
+    await expect(toOnnx(reused)).rejects.toThrow(/layer 'shared' \(Conv2D\): it is called more than once in the model/);
     for (const m of [model, lstm, gelu, reused]) m.dispose();
   });
 });

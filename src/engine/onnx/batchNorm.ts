@@ -2,7 +2,7 @@ import type * as tf from '../../core/tf.js';
 import type { Converter } from './converter.js';
 import type { OnnxGraph, Value } from './onnxGraph.js';
 import { unsupportedLayer } from './unsupported.js';
-import { hostWeights } from './weights.js';
+import { hostWeights, type HostValues } from './weights.js';
 
 /**
  * BatchNormalization at inference is a per-channel affine map,
@@ -22,10 +22,10 @@ interface BatchNormConfig {
   scale: boolean;
 }
 
-export function batchNormAffine(layer: tf.layers.Layer): ChannelAffine {
+export function batchNormAffine(layer: tf.layers.Layer, host: HostValues): ChannelAffine {
   const config = layer.getConfig() as unknown as BatchNormConfig;
   // getWeights order: gamma (if scale), beta (if center), moving mean, moving variance.
-  const ws = hostWeights(layer).map((w) => w.values);
+  const ws = hostWeights(layer, host).map((w) => w.values);
   const gamma = config.scale ? ws.shift() : undefined;
   const beta = config.center ? ws.shift() : undefined;
   const [mean, variance] = ws as [Float32Array, Float32Array];
@@ -45,9 +45,9 @@ export function normalisesChannels(layer: tf.layers.Layer, rank: number): boolea
 }
 
 /** A BatchNormalization not folded into a conv: Mul and Add, broadcast over NCHW's spatial axes or a 2-D `[N, C]`. */
-export const batchNormalization: Converter = (layer, [x], { graph }) => {
+export const batchNormalization: Converter = (layer, [x], { graph, host }) => {
   if (!normalisesChannels(layer, x!.rank)) throw unsupportedLayer(layer, `axis ${String(layer.getConfig().axis)} (only the channel axis, -1, is written)`);
-  return affine(graph, x!, batchNormAffine(layer), layer.name);
+  return affine(graph, x!, batchNormAffine(layer, host), layer.name);
 };
 
 function affine(graph: OnnxGraph, x: Value, { scale, shift }: ChannelAffine, name: string): Value {

@@ -4,7 +4,7 @@ import { batchNormAffine } from './batchNorm.js';
 import type { Converter } from './converter.js';
 import { intAttr, intsAttr, stringAttr, type AttributeProto } from './proto.js';
 import { unsupportedLayer } from './unsupported.js';
-import { hostWeights, onnxConvKernel } from './weights.js';
+import { hostWeights, onnxConvKernel, type HostValues } from './weights.js';
 
 interface ConvConfig {
   strides: number[];
@@ -25,12 +25,12 @@ interface ConvConfig {
  * can take a folded ZeroPadding2D too. With a larger stride it depends on the
  * (symbolic) size, and tfjs allows no dilation there.
  */
-export const conv: Converter = (layer, [x], { graph, folds }) => {
+export const conv: Converter = (layer, [x], { graph, folds, host }) => {
   const config = layer.getConfig() as unknown as ConvConfig;
   if (config.dataFormat !== 'channelsLast') throw unsupportedLayer(layer, `dataFormat ${config.dataFormat} (only channelsLast is written)`);
   if (config.padding === 'causal') throw unsupportedLayer(layer, "padding 'causal'");
   const bn = folds.batchNorm.get(layer);
-  const { weight, bias, groups } = foldedWeights(layer, config.useBias, bn);
+  const { weight, bias, groups } = foldedWeights(layer, config.useBias, bn, host);
   const name = bn ? `${layer.name}_${bn.name}` : layer.name;
   const inputs = [x!.name, graph.floats(`${layer.name}_W`, weight.dims, weight.values)];
   if (bias) inputs.push(graph.floats(`${layer.name}_B`, [bias.length], bias));
@@ -51,15 +51,15 @@ export const conv: Converter = (layer, [x], { graph, folds }) => {
  * The Conv's weight, bias and group count, with the BatchNorm `bn` folded in. ONNX's
  * bias is optional: none when the layer has none and absorbed no BatchNorm.
  */
-function foldedWeights(layer: tf.layers.Layer, useBias: boolean, bn: tf.layers.Layer | undefined) {
+function foldedWeights(layer: tf.layers.Layer, useBias: boolean, bn: tf.layers.Layer | undefined, host: HostValues) {
   const depthwise = layer.getClassName() === 'DepthwiseConv2D';
-  const [kernel, bias] = hostWeights(layer);
+  const [kernel, bias] = hostWeights(layer, host);
   const weight = onnxConvKernel(kernel!, depthwise);
   const groups = depthwise ? kernel!.shape[2]! : 1;
   if (!useBias && !bn) return { weight, bias: undefined, groups };
   const b = new Float64Array(weight.dims[0]!);
   if (useBias) b.set(bias!.values);
-  if (bn) foldAffine(weight.values, b, batchNormAffine(bn));
+  if (bn) foldAffine(weight.values, b, batchNormAffine(bn, host));
   return { weight, bias: b, groups };
 }
 

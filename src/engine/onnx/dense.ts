@@ -8,9 +8,9 @@ import { hostWeights } from './weights.js';
  * Dense: Gemm on `[N, in]` (Keras's kernel `[in, out]` is Gemm's B as it is). On a
  * higher rank Keras applies it to the last axis: MatMul + Add, on NHWC for 4-D tensors.
  */
-export const dense: Converter = (layer, [x], { graph }) => {
+export const dense: Converter = (layer, [x], { graph, host }) => {
   const { useBias, activation } = layer.getConfig() as { useBias: boolean; activation: string };
-  const [kernel, bias] = hostWeights(layer);
+  const [kernel, bias] = hostWeights(layer, host);
   const w = graph.floats(`${layer.name}_W`, kernel!.shape, kernel!.values);
   const b = useBias ? graph.floats(`${layer.name}_B`, bias!.shape, bias!.values) : undefined;
   let y: Value;

@@ -8,6 +8,7 @@ import { toNchw, toNhwc, transpose } from './layout.js';
 import { OnnxGraph, type Value } from './onnxGraph.js';
 import { encodeModel, floatValueInfo } from './proto.js';
 import { unsupportedLayer } from './unsupported.js';
+import { readHostValues, type HostValues } from './weights.js';
 
 /** Options of {@link toOnnx}. */
 export interface ToOnnxOptions {
@@ -34,13 +35,13 @@ const opset = 13;
  *
  * @example
  * ```ts
- * const bytes = toOnnx(learn.model, { metadata: { vocab: JSON.stringify(learn.dls.vocab) } });
+ * const bytes = await toOnnx(learn.model, { metadata: { vocab: JSON.stringify(learn.dls.vocab) } });
  * writeFileSync('model.onnx', bytes);
  * const session = await ort.InferenceSession.create(bytes);   // onnxruntime-node
  * const { output } = await session.run({ input: new ort.Tensor('float32', pixels, [1, 224, 224, 3]) });
  * ```
  */
-export function toOnnx(model: tf.LayersModel, opts: ToOnnxOptions = {}): Uint8Array {
+export async function toOnnx(model: tf.LayersModel, opts: ToOnnxOptions = {}): Promise<Uint8Array> {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new FastvisionError('BAD_OPTION', `fastvision: toOnnx exports models with one input and one output; '${model.name}' has ${model.inputs.length} and ${model.outputs.length}`);
   }
@@ -50,7 +51,7 @@ export function toOnnx(model: tf.LayersModel, opts: ToOnnxOptions = {}): Uint8Ar
   const inputShape = model.inputs[0]!.shape;
   const input: Value = { name: inputName, rank: inputShape.length };
   const values = new Map<number, Value>([[model.inputs[0]!.id, input.rank === 4 ? transpose(graph, input, toNchw, 'input_nchw') : input]]);
-  writeLayers(model, graph, values);
+  writeLayers(model, graph, values, await readHostValues(model));
   const result = values.get(model.outputs[0]!.id)!;
   nameOutput(graph, result, outputName);
   return encodeModel({
@@ -71,13 +72,13 @@ export function toOnnx(model: tf.LayersModel, opts: ToOnnxOptions = {}): Uint8Ar
 }
 
 /** Every layer in model order (tfjs keeps it topological), each reading its inputs' values. */
-function writeLayers(model: tf.LayersModel, graph: OnnxGraph, values: Map<number, Value>): void {
+function writeLayers(model: tf.LayersModel, graph: OnnxGraph, values: Map<number, Value>, host: HostValues): void {
   const folds = planFolds(model);
   for (const { layer, className, node } of layerCalls(model, unsupportedLayer)) {
     const inputs = node.inputTensors.map((t) => values.get(t.id)!);
     const convert = converters[className];
     if (!folds.absorbed.has(layer) && !convert) throw unsupportedLayer(layer, undefined, supportedClasses);
-    const output = folds.absorbed.has(layer) ? inputs[0]! : convert!(layer, inputs, { graph, folds });
+    const output = folds.absorbed.has(layer) ? inputs[0]! : convert!(layer, inputs, { graph, folds, host });
     values.set(node.outputTensors[0]!.id, output);
   }
 }

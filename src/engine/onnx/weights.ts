@@ -1,6 +1,20 @@
 import type * as tf from '../../core/tf.js';
 import { unsupportedLayer } from './unsupported.js';
 
+/** Every weight's values on the host, by tensor id: read once, asynchronously, before a conversion. */
+export type HostValues = ReadonlyMap<number, Float32Array>;
+
+/**
+ * Reads every weight of `model` to the host with `data()`: the one read a conversion
+ * makes, asynchronous so that backends without synchronous reads (webgpu in Node) can
+ * export. float32 weights only (the converters say which layer holds another dtype).
+ */
+export async function readHostValues(model: tf.LayersModel): Promise<HostValues> {
+  const tensors = model.weights.map((w) => w.read()).filter((t) => t.dtype === 'float32');
+  const values = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
+  return new Map(tensors.map((t, i) => [t.id, values[i]!]));
+}
+
 /** One weight of a layer, on the host. */
 export interface HostWeight {
   shape: number[];
@@ -8,14 +22,13 @@ export interface HostWeight {
   values: Float32Array;
 }
 
-/**
- * A layer's weights in `getWeights()` order, read with `dataSync`. They are the
- * layer's variables' own tensors, not copies, so there is nothing to dispose.
- */
-export function hostWeights(layer: tf.layers.Layer): HostWeight[] {
+/** A layer's weights in `getWeights()` order, from the values {@link readHostValues} read. */
+export function hostWeights(layer: tf.layers.Layer, host: HostValues): HostWeight[] {
   return layer.getWeights().map((w) => {
     if (w.dtype !== 'float32') throw unsupportedLayer(layer, `a ${w.dtype} weight (only float32 is written)`);
-    return { shape: w.shape, values: w.dataSync() as Float32Array };
+    const values = host.get(w.id);
+    if (!values) throw new Error(`fastvision internal: the weights of '${layer.name}' were not read before the conversion`);
+    return { shape: w.shape, values };
   });
 }
 

@@ -43,15 +43,17 @@ async function sessionFor(ort: typeof Ort, model: tf.LayersModel): Promise<Ort.I
   const seed = seeds.get(model);
   // A seed serves its weights version once; it is not kept (an export's model.onnx is as large as its weights).
   seeds.delete(model);
-  const bytes = seed && sameVersion(seed.version, version) ? seed.bytes : toOnnx(model);
   const started = performance.now();
-  const session = ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    ...ortMemoryOptions,
-  });
+  const bytes = seed && sameVersion(seed.version, version) ? Promise.resolve(seed.bytes) : toOnnx(model);
+  const session = bytes.then((b) =>
+    ort.InferenceSession.create(b, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      ...ortMemoryOptions,
+    }),
+  );
   sessions.set(model, { version, threads, session });
   session.then(() => {
     sessionStats.builds++;
