@@ -1,8 +1,9 @@
 import { statSync } from 'node:fs';
 import { backendInfo, backendSpecs, env, initBackend, pretrainedConfigs, version, weightsLocation, type ArchName, type BackendName } from '../index.js';
 import { choice, parse } from './args.js';
+import { describeAdapter } from '../engine/webgpu/webgpuRuntime.js';
 
-export const infoUsage = `Usage: fastvision info [--backend gpu|node|wasm|cpu] [--json]
+export const infoUsage = `Usage: fastvision info [--backend gpu|webgpu|node|wasm|cpu] [--json]
 
 Starts the best tfjs backend that is installed and works (or the one forced by
 --backend or FASTVISION_BACKEND) and prints what it is, what its self-check found,
@@ -51,6 +52,7 @@ export async function info(args: string[]): Promise<void> {
     ['simd', b.simd == null ? 'n/a' : String(b.simd)],
     ['threads', String(b.threads)],
     ['gpu', String(b.gpu)],
+    ['adapter', b.adapter ? describeAdapter(b.adapter) : 'n/a (not webgpu)'],
     ['inference', b.inference.engine === 'ort' ? `ONNX Runtime (onnxruntime-node ${b.inference.version}, ${b.inference.threads} threads): ${b.inference.reason}` : `tfjs: ${b.inference.reason}`],
     ['training', b.training.engine === 'ort' ? `ONNX Runtime, compiled step (onnxruntime-node ${b.training.version}, ${b.training.threads} threads; self-check ${b.training.selfCheck}): ${b.training.reason}` : `tfjs ${b.name}: ${b.training.reason}`],
     ['cache dir', cache.dir],

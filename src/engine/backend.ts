@@ -12,10 +12,11 @@ import { trainingInfo, type TrainingInfo } from './training.js';
 import { selfCheck } from './selfCheck.js';
 import { checkPrivateFields, nativeUsesGpu, silenceCpuBanner } from './tfjs/privateFields.js';
 import { registerWasmKernels } from './tfjs/wasm-kernels/index.js';
+import { describeAdapter, webgpuAdapter, type GpuAdapterInfo } from './webgpu/webgpuRuntime.js';
 import { FastvisionError } from '../core/errors.js';
 
 /** The backends fastvision can train on, best first. */
-export type BackendName = 'gpu' | 'node' | 'wasm' | 'cpu';
+export type BackendName = 'gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
 
 /** What {@link initBackend} chose, as {@link backendInfo} reports it. */
 export interface BackendInfo {
@@ -29,8 +30,10 @@ export interface BackendInfo {
   simd: boolean | null;
   /** Threads the backend computes with. */
   threads: number;
-  /** True when the backend computes on a GPU, as the backend itself reports it (tfjs-node-gpu without cuDNN runs on the CPU). */
+  /** True when the backend computes on a GPU, as the backend itself reports it (tfjs-node-gpu without cuDNN runs on the CPU; a software WebGPU adapter is the CPU too). */
   gpu: boolean;
+  /** The WebGPU adapter (`webgpu` backend only; null on the others). */
+  adapter: GpuAdapterInfo | null;
   /** What the self-check (a tiny convolution forward and backward, read back) found: `'passed'`. */
   selfCheck: string;
   /** The speed-ups fastvision uses on this backend (from its capability table), in a phrase. */
@@ -63,6 +66,8 @@ export interface BackendSpec {
   package: string;
   /** The name the package registers with tfjs. */
   tfjsName: string;
+  /** Other packages it needs installed beside it. */
+  requires?: readonly string[];
 }
 
 /**
@@ -75,6 +80,7 @@ export interface BackendSpec {
  */
 export const backendSpecs: Readonly<Record<BackendName, BackendSpec>> = {
   gpu: { package: '@tensorflow/tfjs-node-gpu', tfjsName: 'tensorflow' },
+  webgpu: { package: '@tensorflow/tfjs-backend-webgpu', tfjsName: 'webgpu', requires: ['webgpu'] },
   node: { package: '@tensorflow/tfjs-node', tfjsName: 'tensorflow' },
   wasm: { package: '@tensorflow/tfjs-backend-wasm', tfjsName: 'wasm' },
   cpu: { package: '@tensorflow/tfjs-backend-cpu', tfjsName: 'cpu' },
@@ -167,7 +173,7 @@ export async function ensureBackend(): Promise<void> {
 export function backendInfo(): BackendInfo {
   if (!current) throw new FastvisionError('BACKEND', 'fastvision: no backend yet; call `await initBackend()` first');
   // Read now: FASTVISION_INFERENCE, FASTVISION_TRAINING and the thread count may change after the backend started.
-  return { ...current, inference: inferenceInfo(current), training: trainingInfo({ name: current.name, package: current.package, gpu: current.gpu, ...trainingFacts }) };
+  return { ...current, inference: inferenceInfo(inferenceSide(current)), training: trainingInfo({ name: current.name, package: current.package, gpu: current.gpu, ...trainingFacts }) };
 }
 
 function parseBackendEnv(value: string | undefined): BackendName | undefined {
@@ -182,9 +188,10 @@ async function startForced(name: BackendName, reason: string): Promise<BackendIn
     throw new FastvisionError('BAD_OPTION', `fastvision: backend '${String(name)}' is not a backend; expected one of ${backendOrder.join(', ')}`);
   }
   const spec = backendSpecs[name];
-  if (!isInstalled(spec.package)) {
+  const missing = packagesOf(spec).filter((p) => !isInstalled(p));
+  if (missing.length) {
     throw new FastvisionError('BACKEND',
-      `fastvision: backend '${name}' was asked for but ${spec.package} is not installed; run \`npm install ${spec.package}\``,
+      `fastvision: backend '${name}' was asked for but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not installed; run \`npm install ${packagesOf(spec).join(' ')}\``,
     );
   }
   try {
@@ -201,15 +208,23 @@ async function startBest(): Promise<BackendInfo> {
   const skipped: string[] = [];
   for (const name of backendOrder) {
     const spec = backendSpecs[name];
-    if (!isInstalled(spec.package)) {
-      skipped.push(`${spec.package} not installed`);
+    const missing = packagesOf(spec).filter((p) => !isInstalled(p));
+    if (missing.length) {
+      skipped.push(`${missing.join(' and ')} not installed`);
       continue;
     }
     try {
+      if (spec.tfjsName === 'webgpu') {
+        const adapter = await webgpuAdapter(requireHere);
+        if (adapter.software) {
+          skipped.push(`webgpu has only a software adapter, ${describeAdapter(adapter)} (force it with FASTVISION_BACKEND=webgpu)`);
+          continue;
+        }
+      }
       const why = skipped.length ? `best that works (${skipped.join('; ')})` : 'best that works';
       return await start(name, why);
     } catch (err) {
-      const next = backendOrder.slice(backendOrder.indexOf(name) + 1).find((n) => isInstalled(backendSpecs[n].package));
+      const next = backendOrder.slice(backendOrder.indexOf(name) + 1).find((n) => packagesOf(backendSpecs[n]).every(isInstalled));
       console.warn(`fastvision: ${spec.package} is installed but does not work here (${message(err)}); using ${next ? backendSpecs[next].package : 'nothing'} instead`);
       skipped.push(`${spec.package} failed: ${message(err)}`);
     }
@@ -224,6 +239,8 @@ async function start(name: BackendName, reason: string, forced?: string): Promis
     checkOneTfjsCore(spec.package);
     shimNodeUtil();
   }
+  // WebGPU's globals must exist before tfjs-backend-webgpu loads.
+  const adapter = spec.tfjsName === 'webgpu' ? await webgpuAdapter(requireHere) : null;
   try {
     await loadPackage(spec);
     if (!(await tf.setBackend(spec.tfjsName))) throw new Error(`tf.setBackend('${spec.tfjsName}') failed: ${factoryError(spec.tfjsName)}`);
@@ -243,9 +260,11 @@ async function start(name: BackendName, reason: string, forced?: string): Promis
     console.warn(cpuBackendWarning);
     warnedCpu = true;
   }
-  const gpu = usingGpu(name);
+  const gpu = adapter ? !adapter.software : usingGpu(name);
   const ort = ortRuntime();
-  trainingFacts = { forced, ortSelfCheck: ort.ok && !gpu ? await ortTrainSelfCheck(ort.ort) : undefined };
+  // ONNX Runtime trains only beside a backend that computes, and reads, in this process's memory.
+  const cpuSide = !gpu && spec.tfjsName !== 'webgpu';
+  trainingFacts = { forced, ortSelfCheck: ort.ok && cpuSide ? await ortTrainSelfCheck(ort.ort) : undefined };
   if (name === 'gpu' && !gpu) {
     console.warn('fastvision: @tensorflow/tfjs-node-gpu is computing on the CPU: TensorFlow found no usable GPU (it needs CUDA 11.2 and cuDNN 8.1: is libcudnn.so.8 on the library path?)');
   }
@@ -256,10 +275,11 @@ async function start(name: BackendName, reason: string, forced?: string): Promis
     simd: name === 'wasm' ? Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) : null,
     threads: await threadCount(name),
     gpu,
+    adapter,
     selfCheck: 'passed',
     speedUps: describeSpeedUps(capabilities(spec.tfjsName)),
     reason,
-    inference: inferenceInfo({ package: spec.package, gpu }),
+    inference: inferenceInfo(inferenceSide({ name, package: spec.package, gpu })),
     training: trainingInfo({ name, package: spec.package, gpu, ...trainingFacts }),
   };
   return backendInfo();
@@ -346,6 +366,16 @@ async function threadCount(name: BackendName): Promise<number> {
     return wasm.getThreadsCount?.() ?? 1;
   }
   return os.availableParallelism();
+}
+
+/** What the inference choice sees: webgpu infers on itself, even on a software adapter (that is what forcing it asks for). */
+function inferenceSide(b: { name: BackendName; package: string; gpu: boolean }): { package: string; gpu: boolean } {
+  return { package: b.package, gpu: b.gpu || b.name === 'webgpu' };
+}
+
+/** Every package a backend needs: its own and those it requires. */
+function packagesOf(spec: BackendSpec): string[] {
+  return [spec.package, ...(spec.requires ?? [])];
 }
 
 function isInstalled(pkg: string): boolean {

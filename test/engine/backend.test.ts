@@ -56,7 +56,7 @@ describe('initBackend', () => {
 
   it('rejects an unknown FASTVISION_BACKEND, naming the value and the choices', async () => {
     vi.stubEnv('FASTVISION_BACKEND', 'cuda');
-    await expect(initBackend()).rejects.toThrow("FASTVISION_BACKEND='cuda' is not a backend; expected one of gpu, node, wasm, cpu");
+    await expect(initBackend()).rejects.toThrow("FASTVISION_BACKEND='cuda' is not a backend; expected one of gpu, webgpu, node, wasm, cpu");
   });
 
   it('the cpu backend works when forced, with one warning however often it is chosen', async () => {

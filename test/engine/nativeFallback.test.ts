@@ -35,7 +35,7 @@ beforeAll(() => {
 describe('choosing a native backend', () => {
   it('a working tfjs-node is chosen after its self-check, with no warning', () => {
     const r = start('@tensorflow/tfjs-node', 'works', 'auto');
-    expect(r).toMatchObject({ ok: true, backend: 'tensorflow', info: { name: 'node', gpu: false, selfCheck: 'passed', reason: 'best that works (@tensorflow/tfjs-node-gpu not installed)' } });
+    expect(r).toMatchObject({ ok: true, backend: 'tensorflow', info: { name: 'node', gpu: false, selfCheck: 'passed', reason: 'best that works (@tensorflow/tfjs-node-gpu not installed; @tensorflow/tfjs-backend-webgpu and webgpu not installed)' } });
     expect(r.gradSum).toBe(expectedGradSum);
     expect(r.lines).toEqual([]);
   });
