@@ -54,7 +54,9 @@ describe('held-out accuracy on real images (issue 22)', () => {
       // weights, 4 epochs of two float32 engines diverge as two seeds of one engine do).
       const random = Math.random;
       Math.random = seedrandom('digits');
-      const learn = await visionLearner(dls, 'resnet18', { pretrained: false, metrics: [accuracy], logger: () => {}, progress: false }).finally(() => {
+      // ps: 0: the head's dropout masks are drawn unseeded on both engines; with them, the two accuracies moved
+      // 0–0.8 points apart between CI runs of the same code, too close to the bar to say anything about the engines.
+      const learn = await visionLearner(dls, 'resnet18', { pretrained: false, ps: 0, metrics: [accuracy], logger: () => {}, progress: false }).finally(() => {
         Math.random = random;
       });
       if (initial) learn.model.setWeights(initial);
@@ -64,7 +66,7 @@ describe('held-out accuracy on real images (issue 22)', () => {
       learn.model.dispose();
     }
     initial!.forEach((t) => t.dispose());
-    // Measured: 0.9749 on ort, 0.9721 on wasm (1 image apart of 359); ~3.5 min, wasm's three quarters of it.
+    // Measured with ps: 0 (2026-12-04): 0.9749 on ort, 0.9666 on wasm (3 images of 359), the same on two runs; ~3.6 min.
     console.log('UCI digits, 359 held-out images: accuracy on ort', results.ort, 'on wasm', results.tfjs);
     expect(results.tfjs!).toBeGreaterThan(0.9);
     expect(Math.abs(results.ort! - results.tfjs!)).toBeLessThanOrEqual(0.01);
