@@ -4,6 +4,8 @@
  * PyTorch CPU measured in the same run where Debian's python3-torch is installed.
  *
  *   npm run bench -- --backends wasm,cpu --steps 5 --warmup 1 --batch 16 --size 128
+ *   npm run bench -- --backend webgpu                 # with webgpu and @tensorflow/tfjs-backend-webgpu installed
+ *   npm run bench -- --backend webgpu --swiftshader   # no GPU: Debian's SwiftShader (proves it runs, not speed)
  *
  * Default backends: every installed one except the pure-JS cpu backend, whose
  * training step takes minutes (ask for it with --backends).
@@ -13,17 +15,18 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as tf from '../src/core/tf.js';
-import { backendInfo, backendSpecs, initBackend, type BackendName } from '../src/index.js';
-import { buildMobilenetV2 } from '../src/vision/archs/mobilenetV2.js';
-import { buildResnet, resnetConfigs } from '../src/vision/archs/resnet.js';
-import { useFastTraining } from '../src/engine/tfjs/fastTraining.js';
-import { FusedInference } from '../src/engine/tfjs/fusedInference.js';
+import { backendInfo, backendSpecs, describeAdapter, initBackend, type BackendName } from '../src/index.js';
+import { benchNet, benchNets, timeSteps, type BenchRow } from '../src/cli/bench.js';
 import { ortPredict, releaseSession } from '../src/engine/ort/ortInference.js';
 import { ortRuntime, setInferenceThreads } from '../src/engine/ort/ortRuntime.js';
 
 const { values: opts } = parseArgs({
   options: {
     backends: { type: 'string' },
+    /** One backend: `--backend webgpu` is `--backends webgpu`. */
+    backend: { type: 'string' },
+    /** webgpu on Debian's SwiftShader (Vulkan on the CPU) when the machine has no GPU: proves it runs, says nothing of GPU speed. */
+    swiftshader: { type: 'boolean', default: false },
     nets: { type: 'string', default: 'resnet18,mobilenetV2' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
@@ -35,92 +38,44 @@ const { values: opts } = parseArgs({
     stock: { type: 'boolean', default: false },
   },
 });
-const steps = Number(opts.steps);
-const warmup = Number(opts.warmup);
-const batch = Number(opts.batch);
-const size = Number(opts.size);
+const settings = {
+  steps: Number(opts.steps),
+  warmup: Number(opts.warmup),
+  batch: Number(opts.batch),
+  size: Number(opts.size),
+  onStep: (label: string, step: number, s: number) => process.stderr.write(`  ${label}: step ${step}/${opts.steps} ${s.toFixed(2)} s\n`),
+};
+const { steps, warmup, batch, size } = settings;
 const nets = opts.nets.split(',');
-
-const builders: Record<string, () => tf.LayersModel> = {
-  resnet18: () => buildResnet(resnetConfigs.resnet18),
-  mobilenetV2: () => buildMobilenetV2(),
-};
-for (const n of nets) if (!builders[n]) throw new Error(`--nets: unknown net '${n}'; expected ${Object.keys(builders).join(', ')}`);
-
-type Task = 'train' | 'inference';
-interface Row {
-  net: string;
-  task: Task;
-  backend: string;
-  seconds: number;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-async function timeSteps(fn: () => Promise<void>, label: string): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-    process.stderr.write(`  ${label}: step ${i + 1}/${steps} ${times.at(-1)!.toFixed(2)} s\n`);
-  }
-  return median(times);
-}
+for (const n of nets) if (!benchNets[n]) throw new Error(`--nets: unknown net '${n}'; expected ${Object.keys(benchNets).join(', ')}`);
 
 let backendsRun: BackendName[] = [];
 
-async function benchBackend(name: BackendName): Promise<Row[]> {
+async function benchBackend(name: BackendName): Promise<BenchRow[]> {
   await initBackend({ backend: name });
-  const rows: Row[] = [];
+  const rows: BenchRow[] = [];
   for (const net of nets) {
-    const model = builders[net]!();
-    // What a Learner does to its model before training.
-    if (!opts.stock) useFastTraining(model);
-    const x = tf.randomNormal([batch, size, size, 3]);
-    const y = tf.oneHot(tf.randomUniform([batch], 0, 1000, 'int32') as tf.Tensor1D, 1000);
-    const optimizer = tf.train.sgd(0.01);
-    const trainStep = async () => {
-      const loss = optimizer.minimize(
-        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-        true,
-      )!;
-      await loss.data();
-      loss.dispose();
-    };
-    // What getPreds and validation run: convolutions with BatchNorm folded in.
-    const fused = opts.stock ? undefined : new FusedInference(model);
-    const infer = async () => {
-      const out = fused ? fused.predict(x) : (model.predict(x) as tf.Tensor);
-      await out.data();
-      out.dispose();
-    };
-    rows.push({ net, task: 'train', backend: name, seconds: await timeSteps(trainStep, `${name} ${net} train`) });
-    rows.push({ net, task: 'inference', backend: name, seconds: await timeSteps(infer, `${name} ${net} inference`) });
+    // What a Learner trains, and getPreds/validation run on tfjs: convolutions with BatchNorm folded in.
+    rows.push(...(await benchNet(net, { ...settings, inference: 'tfjs', stock: opts.stock })).map((r) => ({ ...r, backend: name })));
     // ONNX Runtime, which runs fastvision's inference when installed: once, with the first backend.
     const ort = ortRuntime();
     if (ort.ok && name === backendsRun[0]) {
+      const model = benchNets[net]!();
+      const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
       for (const threads of [...new Set([1, os.availableParallelism()])]) {
         setInferenceThreads(threads);
         const onOrt = async () => {
-          const out = await ortPredict(ort.ort, model, x as tf.Tensor4D);
+          const out = await ortPredict(ort.ort, model, x);
           await out.data();
           out.dispose();
         };
-        rows.push({ net, task: 'inference', backend: `onnxruntime ${threads}t`, seconds: await timeSteps(onOrt, `onnxruntime ${threads}t ${net} inference`) });
+        rows.push({ net, task: 'inference', backend: `onnxruntime ${threads}t`, seconds: await timeSteps(onOrt, `onnxruntime ${threads}t ${net} inference`, settings) });
       }
       setInferenceThreads(undefined);
       releaseSession(model);
+      x.dispose();
+      model.dispose();
     }
-    tf.dispose([x, y]);
-    optimizer.dispose();
-    fused?.dispose();
-    model.dispose();
   }
   return rows;
 }
@@ -134,9 +89,9 @@ function torchAvailable(): boolean {
  * down several-fold whenever anything else runs, so the reference for each task is the
  * faster of the two (the harder one to match).
  */
-function benchTorch(): { rows: Row[]; version: string } {
+function benchTorch(): { rows: BenchRow[]; version: string } {
   const script = fileURLToPath(new URL('./torch_bench.py', import.meta.url));
-  const rows: Row[] = [];
+  const rows: BenchRow[] = [];
   let version = '';
   for (const threads of [1, 2]) {
     const out = execFileSync(
@@ -146,13 +101,13 @@ function benchTorch(): { rows: Row[]; version: string } {
     );
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
     version = `PyTorch ${lines.find((l) => 'torch' in l).torch}, 1 and 2 threads; ratios are to the faster of the two`;
-    rows.push(...lines.filter((l) => 'net' in l).map((l) => ({ ...l, backend: `pytorch ${threads}t` }) as Row));
+    rows.push(...lines.filter((l) => 'net' in l).map((l) => ({ ...l, backend: `pytorch ${threads}t` }) as BenchRow));
   }
   return { rows, version };
 }
 
 function installedBackends(): BackendName[] {
-  const wanted = opts.backends?.split(',') as BackendName[] | undefined;
+  const wanted = (opts.backends ?? opts.backend)?.split(',') as BackendName[] | undefined;
   if (wanted) return wanted;
   return (Object.keys(backendSpecs) as BackendName[]).filter((b) => {
     if (b === 'cpu') return false;
@@ -167,16 +122,28 @@ function installedBackends(): BackendName[] {
 
 async function main() {
   const backends = installedBackends();
+  if (opts.swiftshader) {
+    // The test suite's set-up: SwiftShader's Vulkan driver, and the peers from the npm registry when the project lacks them.
+    const { useSwiftShader, useWebgpuPeers } = await import('../test/helpers/webgpu.js');
+    if (!useSwiftShader()) throw new Error('--swiftshader needs Debian\'s chromium (apt-get install chromium)');
+    try {
+      import.meta.resolve('@tensorflow/tfjs-backend-webgpu');
+    } catch {
+      useWebgpuPeers();
+    }
+  }
   backendsRun = backends;
-  const rows: Row[] = [];
+  const rows: BenchRow[] = [];
   const notes: string[] = [];
   for (const b of backends) {
     process.stderr.write(`backend ${b}\n`);
     rows.push(...(await benchBackend(b)));
     const info = backendInfo();
-    notes.push(`${b}: ${info.package} ${info.version}, simd ${info.simd ?? 'n/a'}, ${info.threads} thread(s)${opts.stock ? ', stock tfjs-layers models (--stock)' : ''}`);
+    const adapter = info.adapter ? `, adapter ${describeAdapter(info.adapter)}` : '';
+    notes.push(`${b}: ${info.package} ${info.version}, simd ${info.simd ?? 'n/a'}, ${info.threads} thread(s)${adapter}${opts.stock ? ', stock tfjs-layers models (--stock)' : ''}`);
+    if (info.adapter?.software) notes.push(`${b}: a software adapter computes on the CPU; its figures show that webgpu runs, not how fast a GPU is`);
   }
-  let torchRows: Row[] = [];
+  let torchRows: BenchRow[] = [];
   if (opts.torch && !opts['no-torch'] && torchAvailable()) {
     process.stderr.write('pytorch\n');
     const t = benchTorch();

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { bench, benchUsage } from './cli/bench.js';
 import { exitCodeOf, UsageError } from './cli/errors.js';
 import { info, infoUsage } from './cli/info.js';
 import { interpret, interpretUsage } from './cli/interpret.js';
@@ -19,6 +20,7 @@ Commands:
   predict     Classify images with an exported model (JSON lines or CSV)
   interpret   Confusion matrix, top losses and report of a model on a labelled CSV
   serve       A web page that classifies images in the browser with an exported model
+  bench       Images per second of training and inference on this machine (a table to paste)
 
 Options:
   -h, --help     Show help (also \`fastvision <command> --help\`)
@@ -35,6 +37,7 @@ const commands: Record<string, { run: (args: string[]) => Promise<void>; usage: 
   predict: { run: predict, usage: predictUsage },
   interpret: { run: interpret, usage: interpretUsage },
   serve: { run: serve, usage: serveUsage },
+  bench: { run: bench, usage: benchUsage },
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -8,7 +8,7 @@ export { FastvisionError, osError } from './core/errors.js';
 export type { FastvisionErrorCode } from './core/errors.js';
 export { initBackend, ensureBackend, backendInfo, backendSpecs } from './engine/backend.js';
 export type { BackendInfo, BackendName, BackendSpec, InitBackendOptions } from './engine/backend.js';
-export type { GpuAdapterInfo } from './engine/webgpu/webgpuRuntime.js';
+export { describeAdapter, type GpuAdapterInfo } from './engine/webgpu/webgpuRuntime.js';
 export { env } from './core/env.js';
 export type { Env } from './core/env.js';
 export { cachedFetch } from './core/download.js';

@@ -31,7 +31,7 @@ describe('the fastvision command', () => {
   it('has --help for every command, and lists the commands', () => {
     const top = runCli(['--help']);
     expect(top.code).toBe(0);
-    for (const cmd of ['info', 'train', 'lr-find', 'predict', 'interpret']) {
+    for (const cmd of ['info', 'train', 'lr-find', 'predict', 'interpret', 'bench']) {
       expect(top.stdout).toContain(`  ${cmd} `);
       const help = runCli([cmd, '--help']);
       expect(help.code, cmd).toBe(0);
@@ -62,6 +62,20 @@ describe('the fastvision command', () => {
     expect(text.stdout).toMatch(new RegExp(`cache dir\\s+${cache}`));
     expect(text.stdout).toMatch(/weights resnet18\s+cached \(0\.0 MB\)/);
     expect(text.stdout).toMatch(/weights resnet34\s+not cached/);
+  });
+
+  it('bench measures training and inference on this machine and prints a table to paste', () => {
+    const r = runCli(['bench', '--nets', 'resnet18', '--batch', '2', '--size', '32', '--steps', '2', '--warmup', '0'], env());
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('### fastvision bench: batch 2, 32 px, median of 2 after 0 warm-up');
+    for (const task of ['train', 'inference']) expect(r.stdout).toMatch(new RegExp(`\\| resnet18 \\| ${task} \\| \\d+\\.\\d\\d \\| \\d+\\.\\d{3} \\|`));
+    expect(r.stdout).toMatch(/- backend: wasm \(@tensorflow\/tfjs-backend-wasm [\d.]+\)/);
+    expect(r.stdout).toMatch(/- adapter: n\/a/);
+    expect(r.stderr).toMatch(/resnet18 train: step 2\/2/); // progress, on stderr
+    const bad = runCli(['bench', '--nets', 'vgg16'], env());
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--nets: unknown net 'vgg16'; expected resnet18, mobilenetV2/);
   });
 
   it('train fine-tunes, prints the epoch table and writes the export and pictures', () => {

@@ -46,7 +46,7 @@ describe('the Markdown documentation', () => {
   it('every command of the CLI is in the getting-started guide', () => {
     const cli = readFileSync(join(root, 'src/cli.ts'), 'utf8');
     const commands = [...cli.matchAll(/^ {2}'?([a-z-]+)'?: \{ run:/gm)].map((m) => m[1]!);
-    expect(commands).toEqual(['info', 'train', 'lr-find', 'predict', 'interpret', 'serve']);
+    expect(commands).toEqual(['info', 'train', 'lr-find', 'predict', 'interpret', 'serve', 'bench']);
     for (const c of commands) expect(read('docs/getting-started.md'), c).toContain(`fastvision ${c}`);
   });
 

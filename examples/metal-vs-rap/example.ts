@@ -4,11 +4,12 @@
  *   npm run example                     # train on data/ (albums.csv + images/)
  *   npm run example -- --demo           # synthetic covers, every step in minutes
  *   npm run example -- --data covers --arch resnet34 --sizes 224,320 --epochs 5 --bs 64 --lr auto
+ *   npm run example -- --demo --quick --demo-images 16 --sizes 32,32 --bs 4 --lr-find-it 4   # the smallest run
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendInfo, initBackend, type ArchName } from 'fastvision';
+import { backendInfo, describeAdapter, initBackend, type ArchName } from 'fastvision';
 import { fetchDataset } from './fetch.js';
 import { writeSyntheticCovers } from './synthetic.js';
 import { runStudy } from './train.js';
@@ -26,13 +27,14 @@ const { values } = parseArgs({
     contact: { type: 'string' },
     demo: { type: 'boolean', default: false },
     'demo-images': { type: 'string', default: '160' },
+    'lr-find-it': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 async function main(): Promise<void> {
   if (values.help) {
-    console.log('Usage: npm run example -- [--demo] [--data dir] [--arch resnet34] [--sizes 224,320] [--epochs 5] [--bs 64] [--lr auto|1e-3] [--quick] [--out dir]');
+    console.log('Usage: npm run example -- [--demo] [--data dir] [--arch resnet34] [--sizes 224,320] [--epochs 5] [--bs 64] [--lr auto|1e-3] [--lr-find-it 100] [--quick] [--out dir] [--demo-images 160]');
     return;
   }
   const out = values.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-'));
@@ -55,14 +57,16 @@ async function main(): Promise<void> {
     }
   }
   await initBackend();
-  const gpu = backendInfo().gpu;
+  // A software adapter (webgpu on SwiftShader, lavapipe, WARP) computes on the CPU: backendInfo().gpu is false for it.
+  const { gpu, adapter } = backendInfo();
   const quick = values.quick || (!gpu && !demo && !values.arch);
   if (demo) {
     data = join(out, 'synthetic-data');
     await writeSyntheticCovers(data, Number(values['demo-images']), 96);
     console.log(`Demo: ${values['demo-images']} SYNTHETIC covers (generated, not real album art) in ${data}`);
   } else if (quick) {
-    console.log('No GPU backend: using the quick CPU recipe (resnet18, 128 → 160 px, 2 epochs a phase); pass --arch to choose yourself.');
+    const why = adapter?.software ? `The webgpu adapter is software (${describeAdapter(adapter)})` : 'No GPU backend';
+    console.log(`${why}: using the quick CPU recipe (resnet18, 128 → 160 px, 2 epochs a phase); pass --arch to choose yourself.`);
   }
   const recipe = demo ? 'demo on synthetic covers' : quick ? 'quick CPU recipe' : "the study's recipe";
   const dir = await runStudy({
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
     lr: values.lr === 'auto' ? 'auto' : Number(values.lr),
     pretrained: !demo,
     recipe,
-    ...(demo ? { lrFindIt: 20 } : {}),
+    ...(values['lr-find-it'] ? { lrFindIt: Number(values['lr-find-it']) } : demo ? { lrFindIt: 20 } : {}),
   });
   console.log(`\nDone: ${join(dir, 'report.md')}`);
 }

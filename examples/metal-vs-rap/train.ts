@@ -7,6 +7,7 @@ import {
   lightingTransform,
   Resize,
   backendInfo,
+  describeAdapter,
   errorRate,
   formatClassificationReport,
   initBackend,
@@ -138,7 +139,7 @@ function studyReport(
 
 Recipe: ${o.recipe} — ${o.arch}${o.pretrained ? ' (ImageNet-pretrained)' : ' (random init)'}, sizes ${o.sizes.join(' → ')} px, ${o.epochs} epoch(s) a phase, batch ${o.bs}.
 Data: ${r.counts.metal + r.counts.rap} covers (${r.counts.metal} metal, ${r.counts.rap} rap) from \`${o.data}\`; 20% validation split, seed 42.
-Backend: ${b.name} (${b.package} ${b.version}), ${b.threads} thread(s); ${meanEpoch.toFixed(1)} s per epoch on average.
+Backend: ${b.name} (${b.package} ${b.version}), ${b.threads} thread(s)${b.adapter ? ` on the adapter ${describeAdapter(b.adapter)}` : ''}; training on ${b.training.engine}, inference on ${b.inference.engine}; ${meanEpoch.toFixed(1)} s per epoch on average.
 
 | phase | this run: error | the study: error (224 / 320 px) |
 |---|---:|---:|

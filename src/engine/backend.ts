@@ -13,6 +13,7 @@ import { selfCheck } from './selfCheck.js';
 import { checkPrivateFields, nativeUsesGpu, silenceCpuBanner } from './tfjs/privateFields.js';
 import { registerWasmKernels } from './tfjs/wasm-kernels/index.js';
 import { describeAdapter, webgpuAdapter, type GpuAdapterInfo } from './webgpu/webgpuRuntime.js';
+import { watchDeviceErrors } from './webgpu/deviceLimits.js';
 import { FastvisionError } from '../core/errors.js';
 
 /** The backends fastvision can train on, best first. */
@@ -255,6 +256,7 @@ async function start(name: BackendName, reason: string, forced?: string): Promis
   if (name === 'cpu') silenceCpuBanner(tf.backend());
   checkPrivateFields(spec.tfjsName);
   if (name === 'wasm') registerWasmKernels();
+  if (adapter) watchDeviceErrors(tf.backend());
   await selfCheck();
   if (name === 'cpu' && !warnedCpu) {
     console.warn(cpuBackendWarning);

@@ -34,7 +34,10 @@ export interface EngineCapabilities {
  * tfjs-node 4.22's conv kernels accept only `'valid'`/`'same'` in gradients and pools,
  * and explicit padding (sent on to TensorFlow as `explicit_paddings`) in forward
  * convolutions, never a number: the native-contract test holds fastvision to that.
- * Backends not listed (webgl, webgpu, anything new) get {@link unknownBackend}: the
+ * tfjs-backend-webgpu 4.22 computes a convolution's geometry in tfjs-core, so every
+ * padding form reaches its forward and gradient kernels; its `Transform` warps the whole
+ * batch (both proven on SwiftShader by the webgpu test). Its tensors live in GPU memory.
+ * Backends not listed (webgl, anything new) get {@link unknownBackend}: the
  * stock forms only. Speed-ups read the row at every call, so a backend switched
  * between two fits is honoured (and a test can change a row to prove what breaks).
  *
@@ -47,6 +50,7 @@ export const engineCapabilities: Record<string, EngineCapabilities> = {
   wasm: { hostMemory: true, customKernels: true, forwardPadding: ['number', 'explicit'], gradientPadding: ['explicit'], batchedTransform: true, verified: true },
   cpu: { hostMemory: true, customKernels: false, forwardPadding: ['number', 'explicit'], gradientPadding: ['explicit'], batchedTransform: false, verified: true },
   tensorflow: { hostMemory: false, customKernels: false, forwardPadding: ['explicit'], gradientPadding: [], batchedTransform: true, verified: true },
+  webgpu: { hostMemory: false, customKernels: false, forwardPadding: ['number', 'explicit'], gradientPadding: ['number', 'explicit'], batchedTransform: true, verified: true },
 };
 
 /** Any backend without a row: no fused loops, no folded padding, device reads treated as syncs. */

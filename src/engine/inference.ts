@@ -6,6 +6,7 @@
 import * as tf from '../core/tf.js';
 import { FastvisionError } from '../core/errors.js';
 import { FusedInference } from './tfjs/fusedInference.js';
+import { guardBatch } from './webgpu/deviceLimits.js';
 import { nativeUsesGpu } from './tfjs/privateFields.js';
 import { ortPredict, releaseSession } from './ort/ortInference.js';
 import { inferenceThreads, ortRuntime, requestedEngine, type InferenceEngineName } from './ort/ortRuntime.js';
@@ -84,6 +85,7 @@ export function inferenceRunner(model: tf.LayersModel, opts: { fused?: boolean; 
   const ort = ortRuntime();
   return {
     async run(x) {
+      guardBatch(model, x.shape);
       if (engine !== 'ort' || !ort.ok || tfjsOnly.has(model)) return onTfjs(x);
       try {
         return await ortPredict(ort.ort, model, x);

@@ -9,6 +9,7 @@ import type { ItemTransform, ItemTransformConfig } from '../data/transforms/tran
 import type { Learner } from './learner.js';
 import { FastvisionError } from '../core/errors.js';
 import { inferenceRunner } from '../engine/inference.js';
+import { guardBatch } from '../engine/webgpu/deviceLimits.js';
 import { progressBar } from '../core/progress.js';
 
 /** What a learner needs to predict on its own, without training data (kept in exports). */
@@ -187,6 +188,7 @@ async function predictBatches(
 ): Promise<void> {
   const { vocab, multiLabel } = learn.inferenceConfig;
   for await (const { x, y, indices } of dl) {
+    guardBatch(learn.model, x.shape);
     const [p, d] = tf.tidy(() => {
       const p = learn.lossFunc.activation(learn.model.apply(x, { training: false }) as tf.Tensor);
       return [p, learn.lossFunc.decodes(p)];

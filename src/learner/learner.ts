@@ -7,6 +7,7 @@ import { ensureBackend } from '../engine/backend.js';
 import { capabilities } from '../engine/capabilities.js';
 import { useFastTraining } from '../engine/tfjs/fastTraining.js';
 import { inferenceRunner, releaseInference } from '../engine/inference.js';
+import { guardBatch, throwIfDeviceFailed } from '../engine/webgpu/deviceLimits.js';
 import {
   Callback,
   CancelBackwardException,
@@ -666,6 +667,7 @@ export class Learner {
         this.iter++;
       }
       await this.readLosses();
+      throwIfDeviceFailed(this.dls.train.bs);
     } catch (err) {
       if (err instanceof CancelTrainException) await this.readLosses();
       throw err;
@@ -695,6 +697,7 @@ export class Learner {
   }
 
   private async trainOn(): Promise<void> {
+    guardBatch(this.cachedSplit?.head ?? this.model, this.xb!.shape);
     if (this.compiledNet && (await this.compiledStep(this.compiledNet))) return;
     const net = this.cachedSplit?.head ?? this.model;
     let backwardCancelled = false;

@@ -1,6 +1,6 @@
 """Writes torchvision nets with random weights as the model hub's safetensors files,
 plus an input, the eval-mode logits and the body's features, for
-test/vision/parity.test.ts. Run with Debian's /usr/bin/python3.
+test/vision/parity.test.ts (and the webgpu test). Run with Debian's /usr/bin/python3.
 
 Each file holds the whole `state_dict()` exactly as torch produces it: every buffer,
 BatchNorm's `num_batches_tracked` as I64, under the key names of the hub repository
@@ -75,10 +75,12 @@ def body_of(name, model):
     return model.features
 
 
-def main(out_dir, size):
+def main(out_dir, size, only=None):
     torch.manual_seed(0)
     x = torch.randn(2, 3, size, size)
     for name, variant in [("resnet18", ""), ("resnet34", ""), ("resnet50", ""), ("mobilenet_v2", ""), ("resnet18", "dtypes"), ("resnet18", "c64")]:
+        if only and (variant or name not in only):
+            continue
         model = getattr(torchvision.models, name)()
         # BatchNorm starts as identity; random statistics make its conversion matter.
         for m in model.modules():
@@ -111,4 +113,5 @@ def main(out_dir, size):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    # An optional third argument lists the plain nets to write (e.g. resnet18,mobilenet_v2), nothing else.
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",") if len(sys.argv) > 3 else None)
