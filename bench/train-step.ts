@@ -166,7 +166,7 @@ async function main() {
     );
   }
   console.log(`\n${notes.map((n) => `- ${n}`).join('\n')}`);
-  if (!opts.backends) console.log('- the cpu backend is left out by default (minutes per step); add it with --backends wasm,cpu');
+  if (!opts.backends && !opts.backend) console.log('- the cpu backend is left out by default (minutes per step); add it with --backends wasm,cpu');
 }
 
 await main();

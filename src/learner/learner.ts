@@ -717,15 +717,25 @@ export class Learner {
       if (!(err instanceof CancelBackwardException)) throw err;
       backwardCancelled = true;
     }
-    if (backwardCancelled) await this.fire('afterCancelBackward');
+    await this.finishStep(backwardCancelled ? undefined : fresh, async (grads) => this.opt.step(grads));
+  }
+
+  /**
+   * The end of every training step, whichever engine computed the gradients:
+   * `afterCancelBackward` (no `fresh` gradients) or accumulate + `afterBackward`, then
+   * the optimizer step between `beforeStep`/`afterStep`, then fastai's `zero_grad`
+   * (a CancelBatchException before here keeps the gradients).
+   */
+  private async finishStep(fresh: tf.NamedTensorMap | undefined, step: (grads: tf.NamedTensorMap) => Promise<void>): Promise<void> {
+    if (!fresh) await this.fire('afterCancelBackward');
     else {
       this.accumulate(fresh);
       await this.fire('afterBackward');
     }
     await this.withEvents('Step', CancelStepException, async () => {
-      if (this.grads) this.opt.step(this.grads);
+      if (this.grads) await step(this.grads);
     });
-    this.disposeGrads(); // fastai's zero_grad: a CancelBatchException before here keeps them
+    this.disposeGrads();
   }
 
   /**
@@ -795,15 +805,7 @@ export class Learner {
       if (!(err instanceof CancelBackwardException)) throw err;
       backwardCancelled = true;
     }
-    if (backwardCancelled) await this.fire('afterCancelBackward');
-    else {
-      this.accumulate(grads);
-      await this.fire('afterBackward');
-    }
-    await this.withEvents('Step', CancelStepException, async () => {
-      if (this.grads) await this.compiledSteps.applyGradients(net, this.grads);
-    });
-    this.disposeGrads();
+    await this.finishStep(backwardCancelled ? undefined : grads, (g) => this.compiledSteps.applyGradients(net, g));
     return true;
   }
 
