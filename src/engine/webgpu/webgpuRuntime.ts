@@ -59,7 +59,16 @@ export async function webgpuAdapter(load: (pkg: string) => unknown): Promise<Gpu
   return { vendor, architecture, description, software };
 }
 
-/** The adapter in a phrase, e.g. `google swiftshader (SwiftShader driver 5.0.0), software`. */
+/**
+ * The adapter in a phrase, as `fastvision info` and the example's report print it.
+ *
+ * @param a - An adapter, e.g. `backendInfo().adapter` on the webgpu backend.
+ * @example
+ * ```ts
+ * const { adapter } = backendInfo();
+ * if (adapter) console.log(describeAdapter(adapter)); // google swiftshader (SwiftShader driver 5.0.0), software: runs on the CPU
+ * ```
+ */
 export function describeAdapter(a: GpuAdapterInfo): string {
   return `${[a.vendor, a.architecture].filter(Boolean).join(' ') || 'unknown adapter'}${a.description ? ` (${a.description})` : ''}${a.software ? ', software: runs on the CPU' : ''}`;
 }
