@@ -38,7 +38,7 @@ export function inferenceInfo(backend: { package: string; gpu: boolean } = activ
     if (requested === 'ort') throw new FastvisionError('BACKEND', `FASTVISION_INFERENCE=ort, but ${ort.reason}: install it (npm install onnxruntime-node)`);
     return tfjs(`${ort.reason}; tfjs runs inference`);
   }
-  if (backend.gpu && requested !== 'ort') return tfjs('the tfjs backend computes on a GPU');
+  if (backend.gpu && requested !== 'ort') return tfjs(backend.package.includes('webgpu') ? 'webgpu infers on its adapter' : 'the tfjs backend computes on a GPU');
   return { engine: 'ort', package: 'onnxruntime-node', version: ort.version, threads: inferenceThreads(), reason: requested === 'ort' ? 'forced by FASTVISION_INFERENCE=ort' : 'installed (faster than tfjs on the CPU)' };
 }
 

@@ -61,6 +61,7 @@ export function trainingInfo(backend: TrainingBackend): TrainingInfo {
     return tfjs(`${ort.reason}; the tfjs backend trains`);
   }
   const check = backend.ortSelfCheck;
+  if (backend.name === 'webgpu' && requested !== 'ort') return tfjs('webgpu trains on its adapter (ONNX Runtime computes on the CPU, beside backends that keep tensors in its memory)');
   if (check !== 'passed') {
     const why = check === undefined ? 'its self-check has not run on this backend' : `its self-check ${check.startsWith('failed') ? check : `failed: ${check}`}`;
     if (requested === 'ort') throw new FastvisionError('BACKEND', `FASTVISION_TRAINING=ort, but the compiled ONNX training step cannot be used: ${why}`);

@@ -42,8 +42,8 @@ describe('the webgpu backend on a software adapter (SwiftShader)', () => {
     expect(info).toMatchObject({ name: 'webgpu', package: '@tensorflow/tfjs-backend-webgpu', version: '4.22.0', gpu: false, selfCheck: 'passed' });
     expect(info.adapter).toMatchObject({ vendor: 'google', architecture: 'swiftshader', software: true });
     // A software adapter is a CPU: tfjs trains on it (no ONNX Runtime beside a backend that cannot read synchronously), and it infers itself.
-    expect(backendInfo().training.engine).toBe('tfjs');
-    expect(backendInfo().inference.engine).toBe('tfjs');
+    expect(backendInfo().training).toMatchObject({ engine: 'tfjs', reason: expect.stringMatching(/^webgpu trains on its adapter/) });
+    expect(backendInfo().inference).toMatchObject({ engine: 'tfjs', reason: 'webgpu infers on its adapter' });
     const computed = tf.add(tf.ones([64, 64]), 1); // large enough not to be forwarded to the CPU
     expect(() => computed.dataSync()).toThrow(/OffscreenCanvas/); // what every synchronous read meets here
     computed.dispose();
