@@ -72,6 +72,7 @@ describe('the fastvision command', () => {
     for (const task of ['train', 'inference']) expect(r.stdout).toMatch(new RegExp(`\\| resnet18 \\| ${task} \\| \\d+\\.\\d\\d \\| \\d+\\.\\d{3} \\|`));
     expect(r.stdout).toMatch(/- backend: wasm \(@tensorflow\/tfjs-backend-wasm [\d.]+\)/);
     expect(r.stdout).toMatch(/- adapter: n\/a/);
+    expect(r.stdout).toMatch(/- training: the train rows time tfjs wasm; a Learner here trains on ONNX Runtime's compiled step/);
     expect(r.stderr).toMatch(/resnet18 train: step 2\/2/); // progress, on stderr
     const bad = runCli(['bench', '--nets', 'vgg16'], env());
     expect(bad.code).toBe(1);

@@ -137,6 +137,8 @@ export async function bench(args: string[]): Promise<void> {
     threads: b.threads,
     adapter: b.adapter ? describeAdapter(b.adapter) : null,
     inference: b.inference.engine === 'ort' ? `ONNX Runtime ${b.inference.version}, ${b.inference.threads} threads` : `tfjs ${b.name}`,
+    // The train rows time tfjs's step; where a Learner trains on the compiled ONNX step, say so.
+    training: b.training.engine === 'ort' ? `the train rows time tfjs ${b.name}; a Learner here trains on ONNX Runtime's compiled step (npm run bench:onnx-train in a clone)` : `tfjs ${b.name}`,
   };
   const imgPerS = (r: BenchRow) => settings.batch / r.seconds;
   if (values.json) return void process.stdout.write(`${JSON.stringify({ machine, settings: { ...settings, onStep: undefined }, rows: rows.map((r) => ({ ...r, imagesPerSecond: imgPerS(r) })) }, null, 2)}\n`);

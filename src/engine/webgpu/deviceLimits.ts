@@ -10,9 +10,13 @@ import * as tf from '../../core/tf.js';
 import { FastvisionError } from '../../core/errors.js';
 import { nodeIn } from '../tfjs/privateFields.js';
 
+interface GpuErrorEvent {
+  error?: { message?: string; constructor?: { name?: string } };
+}
+
 interface GpuDevice {
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
-  onuncapturederror: ((event: { error?: { message?: string; constructor?: { name?: string } } }) => void) | null;
+  addEventListener(type: 'uncapturederror', listener: (event: GpuErrorEvent) => void): void;
 }
 
 /** The device under tfjs-backend-webgpu (`WebGPUBackend.device`), or undefined on any other backend. */
@@ -100,9 +104,10 @@ export function watchDeviceErrors(backend: object = tf.backend()): void {
   const device = deviceOf(backend);
   if (!device || watched.has(device)) return;
   watched.add(device);
-  device.onuncapturederror = (event) => {
+  // A listener, not `onuncapturederror`: a handler the user set stays.
+  device.addEventListener('uncapturederror', (event) => {
     deviceError ??= `${event.error?.constructor?.name ?? 'GPUError'}: ${(event.error?.message ?? 'unknown').split('\n')[0]}`;
-  };
+  });
 }
 
 /** Throws (once) the device error recorded since the last call: what was computed after it is not to be trusted. */
